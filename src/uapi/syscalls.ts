@@ -10,7 +10,8 @@
  * Known difference from Linux: programs are run-to-completion functions, not
  * threads. `fork()` returns a handle on the child instead of returning twice, and
  * the caller runs the child's code against that handle; `pause()` parks the task
- * so that the program may return while its process (and its mappings) stay alive.
+ * so that the program may return while its process (and its mappings) stay alive
+ * (the program then returns HOLD, see user/program.ts, instead of calling exit).
  */
 import type { Dirent, Stat, Statfs } from './fcntl.ts';
 
@@ -26,6 +27,9 @@ export const wifexited = (s: number): boolean => (s & 0x7f) === 0;
 export const wexitstatus = (s: number): number => (s >> 8) & 0xff;
 export const wifsignaled = (s: number): boolean => (s & 0x7f) !== 0 && (s & 0x7f) !== 0x7f;
 export const wtermsig = (s: number): number => s & 0x7f;
+
+/** wait4 options. */
+export const WNOHANG = 1;
 
 export const CLOCK_REALTIME = 0;
 export const CLOCK_MONOTONIC = 1;
@@ -47,7 +51,10 @@ export interface Syscalls {
   pread(fd: number, count: number, offset: number): Uint8Array;
   pwrite(fd: number, data: Uint8Array | string, offset: number): number;
   lseek(fd: number, offset: number, whence: number): number;
+  dup(fd: number): number;
   dup2(oldfd: number, newfd: number): number;
+  /** pipe(2): [read end, write end]. The model's pipe buffer is unbounded (programs run in turn). */
+  pipe(): [number, number];
   ftruncate(fd: number, length: number): void;
   truncate(path: string, length: number): void;
   fallocate(fd: number, mode: number, offset: number, length: number): void;
@@ -88,7 +95,8 @@ export interface Syscalls {
   exit(status: number): void;
   /** Park the calling task until a signal ends it; the program may then return. */
   pause(): void;
-  wait4(pid: number): WaitResult;
+  /** wait4(2): pid -1 waits for any child; with WNOHANG returns pid 0 when none has exited. */
+  wait4(pid: number, options: number): WaitResult;
   kill(pid: number, signo: number): void;
 
   // Time and the kernel log
