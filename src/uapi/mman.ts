@@ -52,6 +52,14 @@ export const MADV_HUGEPAGE = 14;
 export const MADV_NOHUGEPAGE = 15;
 export const MADV_DONTDUMP = 16;
 export const MADV_DODUMP = 17;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_COLD = 20;
+export const MADV_PAGEOUT = 21;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
+export const MADV_DONTNEED_LOCKED = 24;
+export const MADV_COLLAPSE = 25;
 export const MADV_HWPOISON = 100;
 
 export const MPOL_DEFAULT = 0;

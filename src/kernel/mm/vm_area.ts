@@ -28,6 +28,8 @@ export const VM_HUGETLB = 0x400000;
 export const VM_SYNC = 0x800000;
 export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
+/** Soft-dirty tracking bit; ignored when comparing VMAs for merging (is_mergeable_vma). */
+export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
@@ -88,6 +90,8 @@ export interface VmOperations {
   may_split?(vma: VmArea, addr: number): void;
   /** mremap of this VMA; throw Errno to refuse. */
   mremap?(vma: VmArea): void;
+  /** mprotect of [start, end) to newflags; throw Errno to refuse (dmemfs: EINVAL). */
+  mprotect?(vma: VmArea, start: number, end: number, newflags: number): void;
   fault?(vmf: VmFault): number;
   /** order 9 (PMD) or 18 (PUD). */
   huge_fault?(vmf: VmFault, order: number): number;
@@ -103,9 +107,18 @@ export class AddressSpace {
   nrpages = 0;
 }
 
-/** A file as the mm sees it: something with a mapping. */
+/** A file as the mm sees it: something with a mapping, held by reference while mapped. */
 export interface MappedFile {
   readonly f_mapping: AddressSpace;
+  /** Take a reference (get_file). */
+  get(): unknown;
+  /** Drop a reference (fput). */
+  fput(): void;
+}
+
+/** What a VMA needs of its mm: a way to drop entries of a file range (unmap_mapping_range). */
+export interface VmMm {
+  zap_vma_range(vma: VmArea, start: number, end: number, even_cows: boolean): void;
 }
 
 /** struct vm_area_struct. */
@@ -127,6 +140,8 @@ export class VmArea {
   anon_vma: object | null = null;
   /** A name for /proc/PID/maps when there is no file ("[heap]", "[stack]"). */
   name: string | null = null;
+  /** The address space this VMA belongs to (vm_mm), as unmap_mapping_range needs it. */
+  vm_mm: VmMm | null = null;
 
   /** Size in bytes. */
   get size(): number {

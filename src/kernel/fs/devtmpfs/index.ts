@@ -1,0 +1,3 @@
+/** devtmpfs and the memory character devices. */
+export * from './devtmpfs.ts';
+export * from './mem.ts';

@@ -1,0 +1,176 @@
+/**
+ * One booted machine: the kernel's global state (what Linux keeps in globals)
+ * and its process table. `Host.boot` runs start_kernel's memory bring-up,
+ * mounts the filesystems and starts init; user programs then run as tasks.
+ *
+ * Linux: init/main.c (start_kernel, kernel_init), kernel/fork.c, kernel/exit.c,
+ * kernel/signal.c (default signal actions), mm/oom_kill.c (the OOM report).
+ */
+import { PAGE_SIZE, pfnOf } from '../lib/size.ts';
+import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } from '../uapi/signal.ts';
+import { KernelParams } from './boot/cmdline.ts';
+import type { MachineDesc } from './boot/machine.ts';
+import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts';
+import type { File } from './fs/vfs/file.ts';
+import { Dram } from './mm/dram.ts';
+import { Kmem } from './mm/kmem.ts';
+import { MmStruct } from './mm/mm_types.ts';
+import type { MappedFile } from './mm/vm_area.ts';
+import { VmStat } from './mm/vmstat.ts';
+import { KernelLog } from './printk.ts';
+import { Task } from './process.ts';
+import { Clock } from './time.ts';
+import { init_filesystems, type HostFs } from './host_fs.ts';
+
+/** What a boot needs. */
+export interface BootOptions {
+  machine: MachineDesc;
+  cmdline?: string;
+  /** Boot-time memory carve-outs run after NUMA setup and before the memmap (dmem=, gigantic hugetlb). */
+  reserveHooks?: readonly ReserveHook[];
+  /** Subsystems that declare kernel parameters before the command line is parsed. */
+  registerParams?: ReadonlyArray<(params: KernelParams) => void>;
+}
+
+/** First pid handed to user processes (boot-time daemons and kernel threads are not modelled). */
+export const FIRST_USER_PID = 1000;
+
+/** Signals whose default action is to be ignored (kernel/signal.c sig_kernel_ignore). */
+const SIG_IGNORED = new Set([SIGCHLD, SIGCONT, SIGURG, SIGWINCH]);
+/** Signals whose default action is to stop; the model has no job control, so they are ignored too. */
+const SIG_STOP = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
+
+/** A booted simulated Linux host. */
+export class Host {
+  readonly clock = new Clock();
+  readonly log = new KernelLog(() => this.clock.now());
+  readonly params = new KernelParams();
+  readonly tasks = new Map<number, Task>();
+  readonly mem: MemoryBoot;
+  readonly dram = new Dram();
+  readonly vmstat: VmStat;
+  readonly kmem: Kmem;
+  readonly fs: HostFs;
+  readonly init: Task;
+  private nextPid = FIRST_USER_PID;
+
+  private constructor(readonly machine: MachineDesc, opts: BootOptions) {
+    this.log.info('Linux version 6.18.0-dmemfs (dmemfs model) #1 SMP PREEMPT_DYNAMIC');
+    for (const reg of opts.registerParams ?? []) reg(this.params);
+    this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, opts.reserveHooks ?? []);
+    this.vmstat = new VmStat(machine.nodes.length);
+    this.kmem = new Kmem(this.mem.buddy, this.dram, this.vmstat, (pfn) => this.pfn_to_nid(pfn));
+    // empty_zero_page lives in the kernel's bss, which is reserved memory.
+    this.kmem.zeroPfn = pfnOf(this.mem.kernel.bss[0]);
+    this.clock.advance(100_000_000);
+    this.fs = init_filesystems(this);
+    this.free_initmem();
+    const initMm = new MmStruct(this.kmem, 0);
+    this.init = new Task(this, 1, null, initMm, this.fs.vfs.rootPath(), 'init');
+    this.init.argv = ['/sbin/init'];
+    this.init.state = 'S';
+    this.tasks.set(1, this.init);
+    this.log.info('Run /sbin/init as init process');
+  }
+
+  /** Boot a host. */
+  static boot(opts: BootOptions): Host {
+    return new Host(opts.machine, opts);
+  }
+
+  /** Number of NUMA nodes. */
+  get nrNodes(): number {
+    return this.machine.nodes.length;
+  }
+
+  /** The VFS. */
+  get vfs() {
+    return this.fs.vfs;
+  }
+
+  /** The page allocator. */
+  get buddy() {
+    return this.mem.buddy;
+  }
+
+  /** page_to_nid for any frame. */
+  pfn_to_nid(pfn: number): number {
+    const z = this.mem.buddy.zone_of(pfn);
+    if (z) return z.nid;
+    for (const r of this.mem.nodeRanges) if (pfn * PAGE_SIZE >= r.start && pfn * PAGE_SIZE < r.end) return r.nid;
+    return 0;
+  }
+
+  /** free_initmem(): the kernel's init sections go back to the page allocator after boot. */
+  private free_initmem(): void {
+    const [s, e] = this.mem.kernel.init;
+    this.mem.buddy.free_reserved_pages(pfnOf(s), pfnOf(e));
+    this.log.info(`Freeing unused kernel image (initmem) memory: ${(e - s) / 1024}K`);
+  }
+
+  /** A new task (copy_process) under `parent`. */
+  newTask(parent: Task, mm: MmStruct, cwd: Task['cwd'], comm: string): Task {
+    const pid = this.nextPid++;
+    const t = new Task(this, pid, parent, mm, this.vfs.path_get(cwd), comm);
+    parent.children.add(t);
+    this.tasks.set(pid, t);
+    return t;
+  }
+
+  /** A task under init whose fds 0, 1 and 2 are the host's terminal (what a login gives a shell). */
+  spawnConsoleTask(comm: string, io: { stdout: (s: string) => void; stderr: (s: string) => void; input?: string }): Task {
+    const t = this.newTask(this.init, new MmStruct(this.kmem, 0), this.vfs.rootPath(), comm);
+    t.argv = [comm];
+    const dec = new TextDecoder();
+    const con = (out: (s: string) => void, input?: string): File =>
+      this.vfs.create_console({ write: (d) => out(dec.decode(d)), ...(input !== undefined ? { input } : {}) });
+    t.fds[0] = con(io.stdout, io.input ?? '');
+    t.fds[1] = con(io.stdout);
+    t.fds[2] = con(io.stderr);
+    return t;
+  }
+
+  /** Children of an exiting task go to init, which reaps zombies at once. */
+  reparent(child: Task): void {
+    child.parent = this.init;
+    if (child.state === 'Z') this.release_task(child);
+    else this.init.children.add(child);
+  }
+
+  /** release_task: the zombie is gone from the process table. */
+  release_task(t: Task): void {
+    this.tasks.delete(t.pid);
+    this.init.children.delete(t);
+  }
+
+  /** Deliver an asynchronous signal with its default action (the model's programs install no handlers). */
+  send_signal(t: Task, signo: number): void {
+    if (SIG_IGNORED.has(signo) || SIG_STOP.has(signo)) return;
+    t.do_exit(signo);
+  }
+
+  /** oom_kill_process's report for a task the OOM killer chose. */
+  oom_kill(t: Task): void {
+    const r = t.rss();
+    this.log.err(
+      `Out of memory: Killed process ${t.pid} (${t.comm}) total-vm:${0}kB, anon-rss:${r.anon * 4}kB, file-rss:${r.file * 4}kB, ` +
+        `shmem-rss:${r.shmem * 4}kB, UID:0 pgtables:${t.mm.nrPgtables * 4}kB oom_score_adj:0`,
+    );
+    void SIGKILL;
+  }
+
+  /** memfd_create: an unlinked tmpfs file (mm/memfd.c). */
+  memfd_create(name: string, flags: number): File {
+    return this.fs.memfd_create(name, flags);
+  }
+
+  /** The file behind a MAP_SHARED|MAP_ANONYMOUS mapping (shmem_zero_setup). */
+  shmem_zero_file(len: number): File {
+    return this.fs.shmem_zero_file(len);
+  }
+
+  /** vfs_fallocate(PUNCH_HOLE|KEEP_SIZE) for MADV_REMOVE. */
+  punch_hole(file: MappedFile, offset: number, len: number): void {
+    this.fs.punch_hole(file as File, offset, len);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Reaching user memory from the kernel (mm/gup.c __get_user_pages,
+ * populate_vma_page_range, fixup_user_fault; mm/memory.c follow_pfnmap_start).
+ * KVM and VFIO build on these: memory with struct pages is pinned through
+ * get_user_pages; VM_IO|VM_PFNMAP memory is resolved with fixup_user_fault and
+ * follow_pfnmap, without any reference.
+ */
+import { Errno } from '../../lib/errno.ts';
+import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
+import { handle_mm_fault } from './memory.ts';
+import type { MmStruct } from './mm_types.ts';
+import { PMD_LEVEL, PUD_LEVEL, _PAGE_RW, _PAGE_SPECIAL, pte_flags, pte_pfn } from './pgtable.ts';
+import {
+  FAULT_FLAG_REMOTE,
+  FAULT_FLAG_WRITE,
+  VM_FAULT_ERROR,
+  VM_FAULT_HWPOISON,
+  VM_FAULT_HWPOISON_LARGE,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_IO,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  type VmArea,
+} from './vm_area.ts';
+
+/** Size of the leaf at a level. */
+export function level_size(level: number): number {
+  return level === PUD_LEVEL ? PUD_SIZE : level === PMD_LEVEL ? PMD_SIZE : PAGE_SIZE;
+}
+
+/** What a page-table walk found for one address: the 4K frame and the leaf it came from. */
+export interface Translation {
+  pfn: number;
+  level: number;
+  writable: boolean;
+  special: boolean;
+}
+
+/** follow_page_mask without taking a reference: the frame mapped at addr, or null. */
+export function follow_page(mm: MmStruct, addr: number): Translation | null {
+  const e = mm.pgtables.walk(addr);
+  if (e === 0) return null;
+  const level = mm.pgtables.lastLevel;
+  const f = pte_flags(e);
+  const sub = Math.floor((addr % level_size(level)) / PAGE_SIZE);
+  return { pfn: pte_pfn(e) + sub, level, writable: (f & _PAGE_RW) !== 0, special: (f & _PAGE_SPECIAL) !== 0 };
+}
+
+/** vm_fault_t → errno as __get_user_pages reports it (vm_fault_to_errno). */
+function vm_fault_to_errno(ret: number): Errno {
+  if (ret & VM_FAULT_OOM) return new Errno('ENOMEM');
+  if (ret & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return new Errno('EHWPOISON');
+  if (ret & VM_FAULT_SIGBUS) return new Errno('EFAULT');
+  return new Errno('EFAULT');
+}
+
+/** check_vma_flags for GUP: no IO/PFNMAP VMAs (they have no pages), and the access must be allowed. */
+function check_vma_flags(vma: VmArea, write: boolean): void {
+  if (vma.flags & (VM_IO | VM_PFNMAP)) throw new Errno('EFAULT');
+  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) throw new Errno('EFAULT');
+}
+
+/** Fault the page at addr in for the kernel (faultin_page); throws the errno GUP reports. */
+function faultin_page(mm: MmStruct, vma: VmArea, addr: number, write: boolean): void {
+  const ret = handle_mm_fault(mm, vma, addr, FAULT_FLAG_REMOTE | (write ? FAULT_FLAG_WRITE : 0));
+  if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+}
+
+/**
+ * get_user_pages: the frames behind nrPages pages from start, faulting them in
+ * (and breaking copy-on-write for writes). Throws EFAULT for unmapped ranges and
+ * VM_IO/VM_PFNMAP VMAs, ENOMEM when a fault runs out of memory.
+ */
+export function get_user_pages(mm: MmStruct, start: number, nrPages: number, write: boolean): number[] {
+  const pfns: number[] = [];
+  for (let i = 0; i < nrPages; i++) {
+    const addr = alignDown(start, PAGE_SIZE) + i * PAGE_SIZE;
+    const vma = mm.vmas.find_vma(addr);
+    if (!vma || vma.start > addr) throw new Errno('EFAULT');
+    check_vma_flags(vma, write);
+    let t = follow_page(mm, addr);
+    if (!t || (write && !t.writable) || (t.special && t.pfn === mm.kmem.zeroPfn && write)) {
+      faultin_page(mm, vma, addr, write);
+      t = follow_page(mm, addr)!;
+    }
+    pfns.push(t.pfn);
+  }
+  return pfns;
+}
+
+/**
+ * fixup_user_fault: resolve a fault at addr on behalf of the kernel (used for
+ * VM_PFNMAP memory, which GUP refuses). Throws EFAULT if there is no VMA or the
+ * access is not allowed, and the fault's errno otherwise.
+ */
+export function fixup_user_fault(mm: MmStruct, addr: number, write: boolean): void {
+  const vma = mm.vmas.find_vma(addr);
+  if (!vma || vma.start > addr) throw new Errno('EFAULT');
+  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) throw new Errno('EFAULT');
+  faultin_page(mm, vma, addr, write);
+}
+
+/**
+ * follow_pfnmap_start: the pfn mapped at addr in a VM_IO|VM_PFNMAP VMA, with
+ * the leaf's size and writability. Throws EINVAL when the VMA is not a pfn
+ * mapping, ENOENT when nothing is mapped there yet.
+ */
+export function follow_pfnmap(mm: MmStruct, addr: number): Translation {
+  const vma = mm.vmas.find_vma(addr);
+  if (!vma || vma.start > addr || !(vma.flags & (VM_IO | VM_PFNMAP))) throw new Errno('EINVAL');
+  const t = follow_page(mm, addr);
+  if (!t) throw new Errno('ENOENT');
+  return t;
+}
+
+/**
+ * populate_vma_page_range for [start, end): fault everything in. `write` true/false
+ * is MADV_POPULATE_WRITE/READ; 'mmap' is MAP_POPULATE, which writes (breaking
+ * COW up front) only in private writable VMAs.
+ */
+export function populate_range(mm: MmStruct, start: number, end: number, write: boolean | 'mmap'): void {
+  let addr = start;
+  while (addr < end) {
+    const vma = mm.vmas.find_vma(addr);
+    if (!vma || vma.start >= end) return;
+    if (addr < vma.start) addr = vma.start;
+    const stop = Math.min(end, vma.end);
+    const w = write === 'mmap' ? (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE : write && (vma.flags & VM_WRITE) !== 0;
+    while (addr < stop) {
+      const t = follow_page(mm, addr);
+      if (!t || (w && !t.writable)) {
+        const ret = handle_mm_fault(mm, vma, addr, w ? FAULT_FLAG_WRITE : 0);
+        if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+      }
+      const level = follow_page(mm, addr)?.level ?? 1;
+      addr = alignDown(addr, level_size(level)) + level_size(level);
+    }
+    addr = stop;
+  }
+}

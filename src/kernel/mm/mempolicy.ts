@@ -1,0 +1,69 @@
+/**
+ * NUMA memory policy: which node a page for a VMA comes from
+ * (mm/mempolicy.c: get_vma_policy, policy_nodemask, interleave_nid, do_mbind,
+ * do_set_mempolicy, mpol_new's checks).
+ */
+import { Errno } from '../../lib/errno.ts';
+import { MPOL_BIND, MPOL_DEFAULT, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_PREFERRED } from '../../uapi/mman.ts';
+import type { MmStruct } from './mm_types.ts';
+import type { MemPolicy, VmArea } from './vm_area.ts';
+
+/** Where to allocate: the first node to try and, for MPOL_BIND, the only nodes allowed. */
+export interface NodeChoice {
+  nid: number;
+  nodemask: readonly number[] | undefined;
+}
+
+/** The policy in force for an address: the VMA's, else the task's, else default. */
+export function get_vma_policy(mm: MmStruct, vma: VmArea): MemPolicy | null {
+  return vma.policy ?? mm.policy;
+}
+
+/** policy_node + policy_nodemask for an allocation of 2^order pages at addr. */
+export function policy_node(mm: MmStruct, vma: VmArea, addr: number, order: number): NodeChoice {
+  const pol = get_vma_policy(mm, vma);
+  if (!pol || pol.mode === MPOL_DEFAULT || pol.mode === MPOL_LOCAL) return { nid: mm.homeNid, nodemask: undefined };
+  switch (pol.mode) {
+    case MPOL_PREFERRED:
+      return { nid: pol.nodes[0]!, nodemask: undefined };
+    case MPOL_BIND:
+      return { nid: pol.nodes.includes(mm.homeNid) ? mm.homeNid : pol.nodes[0]!, nodemask: pol.nodes };
+    case MPOL_INTERLEAVE: {
+      // interleave index: the VMA's page offset plus the distance into it, in units of the allocation.
+      const unit = 4096 * 2 ** order;
+      const ilx = Math.floor(vma.pgoff / 2 ** order) + Math.floor((addr - vma.start) / unit);
+      return { nid: pol.nodes[ilx % pol.nodes.length]!, nodemask: undefined };
+    }
+    default:
+      return { nid: mm.homeNid, nodemask: undefined };
+  }
+}
+
+/**
+ * mpol_new()'s validation of a mode and node list (after get_nodes has read the
+ * user's mask): EINVAL for an unknown mode, an empty mask where one is needed,
+ * or a mask given with MPOL_DEFAULT/LOCAL; nodes must be online (else EINVAL).
+ */
+export function mpol_new(mode: number, nodes: readonly number[], nrNodes: number): MemPolicy | null {
+  if (mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL', 'unknown mempolicy mode');
+  for (const n of nodes) if (!Number.isInteger(n) || n < 0 || n >= nrNodes) throw new Errno('EINVAL', `node ${n} not online`);
+  const sorted = [...new Set(nodes)].sort((a, b) => a - b);
+  if (mode === MPOL_DEFAULT) {
+    if (sorted.length) throw new Errno('EINVAL');
+    return null;
+  }
+  if (mode === MPOL_LOCAL) {
+    if (sorted.length) throw new Errno('EINVAL');
+    return { mode, nodes: [] };
+  }
+  if (!sorted.length) throw new Errno('EINVAL');
+  // MPOL_PREFERRED keeps only the first node of the mask (first_node).
+  return { mode, nodes: mode === MPOL_PREFERRED ? [sorted[0]!] : sorted };
+}
+
+/** True when two policies are equal for merging (mpol_equal). */
+export function mpol_equal(a: MemPolicy | null, b: MemPolicy | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.mode === b.mode && a.nodes.length === b.nodes.length && a.nodes.every((n, i) => n === b.nodes[i]);
+}

@@ -1,0 +1,223 @@
+/**
+ * mmap and munmap (mm/mmap.c do_mmap, ksys_mmap_pgoff, __get_unmapped_area;
+ * mm/vma.c __mmap_region, do_vmi_munmap). Checks are made in Linux's order so
+ * each invalid call fails with Linux's errno and changes nothing.
+ */
+import { Errno } from '../../lib/errno.ts';
+import { PAGE_SIZE, PMD_SIZE, alignUp, isAligned } from '../../lib/size.ts';
+import {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_SYNC,
+  MAP_TYPE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../uapi/mman.ts';
+import { unmap_region } from './memory.ts';
+import type { MmStruct } from './mm_types.ts';
+import {
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_GROWSDOWN,
+  VM_LOCKED,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_NORESERVE,
+  VM_READ,
+  VM_SHARED,
+  VM_SYNC,
+  VM_WRITE,
+  VmArea,
+  type MappedFile,
+} from './vm_area.ts';
+
+/** Highest user address + 1 on x86-64 with 4-level paging (TASK_SIZE_MAX). */
+export const TASK_SIZE = 0x7ffffffff000;
+/** /proc/sys/vm/mmap_min_addr. */
+export const MMAP_MIN_ADDR = 65536;
+/** /proc/sys/vm/max_map_count. */
+export const MAX_MAP_COUNT = 65530;
+
+/** f_mode bits (include/linux/fs.h). */
+export const FMODE_READ = 0x1;
+export const FMODE_WRITE = 0x2;
+
+/** What do_mmap needs of an open file. */
+export interface MmapFile extends MappedFile {
+  readonly f_mode: number;
+  readonly f_op: {
+    mmap?(file: never, vma: VmArea): void;
+    get_unmapped_area?(file: never, addr: number, len: number, pgoff: number, flags: number): number;
+  };
+}
+
+/** calc_vm_prot_bits. */
+export function calc_vm_prot_bits(prot: number): number {
+  return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
+}
+
+/** The flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC handling). */
+const LEGACY_MAP_MASK =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | 0x0800 /* DENYWRITE */ | 0x1000 /* EXECUTABLE */ |
+  0x4000 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x100 | 0x40;
+
+/**
+ * __get_unmapped_area: the address for a new mapping. MAP_FIXED takes addr as
+ * given; a file may choose (f_op.get_unmapped_area, e.g. for huge alignment);
+ * large anonymous mappings are aligned to 2 MiB for THP (Linux ≥ 6.7).
+ */
+export function get_unmapped_area(mm: MmStruct, file: MmapFile | null, addr: number, len: number, pgoff: number, flags: number): number {
+  if (len > TASK_SIZE) throw new Errno('ENOMEM');
+  if (flags & MAP_FIXED) {
+    if (addr > TASK_SIZE - len) throw new Errno('ENOMEM');
+    if (!isAligned(addr, PAGE_SIZE)) throw new Errno('EINVAL');
+    return addr;
+  }
+  if (file?.f_op.get_unmapped_area) {
+    return file.f_op.get_unmapped_area(file as never, addr, len, pgoff, flags);
+  }
+  const align = !file && addr === 0 && isAligned(len, PMD_SIZE) ? PMD_SIZE : PAGE_SIZE;
+  const hint = addr > 0 ? Math.max(alignUp(addr, PAGE_SIZE), MMAP_MIN_ADDR) : 0;
+  return mm.vmas.get_unmapped_area(len, hint, flags, align);
+}
+
+/**
+ * do_mmap (with ksys_mmap_pgoff's and sys_mmap's checks): returns the mapping's
+ * address or throws Errno. `shmemZero` makes the file for MAP_SHARED|MAP_ANONYMOUS.
+ */
+export function do_mmap(
+  mm: MmStruct,
+  file: MmapFile | null,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  offset: number,
+  shmemZero: (len: number) => MmapFile,
+): number {
+  if (!isAligned(offset, PAGE_SIZE) || offset < 0) throw new Errno('EINVAL');
+  if (len === 0) throw new Errno('EINVAL');
+  const plen = alignUp(len, PAGE_SIZE);
+  if (plen > TASK_SIZE) throw new Errno('ENOMEM');
+  let pgoff = offset / PAGE_SIZE;
+  if (mm.vmas.map_count > MAX_MAP_COUNT) throw new Errno('ENOMEM');
+
+  let vmFlags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+  if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+  const type = flags & MAP_TYPE;
+  if (file) {
+    if (type !== MAP_SHARED && type !== MAP_SHARED_VALIDATE && type !== MAP_PRIVATE) throw new Errno('EINVAL');
+    if (type !== MAP_PRIVATE) {
+      if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE)) throw new Errno('EOPNOTSUPP');
+      if (flags & MAP_SYNC && type === MAP_SHARED_VALIDATE) throw new Errno('EOPNOTSUPP'); // no file here supports MAP_SYNC
+      if (prot & PROT_WRITE && !(file.f_mode & FMODE_WRITE)) throw new Errno('EACCES');
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      if (!(file.f_mode & FMODE_WRITE)) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+    }
+    // The MAP_PRIVATE checks apply to shared mappings too (the switch falls through in Linux).
+    if (!(file.f_mode & FMODE_READ)) throw new Errno('EACCES');
+    if (!file.f_op.mmap) throw new Errno('ENODEV');
+    if (vmFlags & VM_GROWSDOWN) throw new Errno('EINVAL');
+  } else {
+    switch (type) {
+      case MAP_SHARED:
+      case MAP_SHARED_VALIDATE:
+        if (vmFlags & VM_GROWSDOWN) throw new Errno('EINVAL');
+        pgoff = 0;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        break;
+      case MAP_PRIVATE:
+        break;
+      default:
+        throw new Errno('EINVAL');
+    }
+  }
+  if (pgoff + plen / PAGE_SIZE > Number.MAX_SAFE_INTEGER / PAGE_SIZE) throw new Errno('EOVERFLOW');
+
+  const start = get_unmapped_area(mm, file, addr, plen, pgoff, flags);
+  if (flags & MAP_FIXED_NOREPLACE && mm.vmas.find_vma_intersection(start, start + plen)) throw new Errno('EEXIST');
+  if (!file && !(vmFlags & VM_SHARED)) pgoff = start / PAGE_SIZE;
+  if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
+  if (flags & MAP_SYNC && type === MAP_SHARED_VALIDATE) vmFlags |= VM_SYNC;
+  return mmap_region(mm, file, start, plen, vmFlags, pgoff, shmemZero);
+}
+
+/** __mmap_region: replace whatever is at [addr, addr+len) with a new VMA. */
+function mmap_region(
+  mm: MmStruct,
+  file: MmapFile | null,
+  addr: number,
+  len: number,
+  vmFlags: number,
+  pgoff: number,
+  shmemZero: (len: number) => MmapFile,
+): number {
+  const end = addr + len;
+  if (mm.vmas.find_vma_intersection(addr, end)) do_munmap(mm, addr, len);
+  // accountable_mapping: private writable memory is committed (VM_ACCOUNT).
+  if (!(vmFlags & (VM_SHARED | VM_NORESERVE)) && vmFlags & VM_WRITE) vmFlags |= VM_ACCOUNT;
+
+  if (!file && !(vmFlags & VM_SHARED)) {
+    const merged = mm.vmas.vma_merge_new_range(undefined, undefined, addr, end, vmFlags, null, pgoff, null, null);
+    if (merged) return addr;
+  }
+  let mapFile = file;
+  if (!file && vmFlags & VM_SHARED) mapFile = shmemZero(len);
+  else file?.get();
+  const vma = new VmArea(addr, end, vmFlags, pgoff, mapFile, null, null);
+  if (mapFile) {
+    try {
+      mapFile.f_op.mmap!(mapFile as never, vma);
+    } catch (e) {
+      mapFile.fput();
+      throw e;
+    }
+    if (vma.start !== addr || vma.end !== end) throw new Error('BUG: ->mmap changed the VMA range');
+  }
+  vma.vm_mm = mm;
+  mm.vmas.insert(vma);
+  return addr;
+}
+
+/** Detach one whole VMA from the mm and release what it held (remove_vma). */
+export function remove_vma(mm: MmStruct, vma: VmArea): void {
+  unmap_region(mm, vma, vma.start, vma.end);
+  mm.vmas.remove(vma);
+  vma.vm_ops?.close?.(vma);
+  vma.file?.fput();
+}
+
+/**
+ * do_vmi_munmap: unmap [start, start+len), splitting VMAs at the edges first
+ * (which a driver may refuse through may_split, and which can exceed
+ * max_map_count → ENOMEM), so that a failure leaves everything mapped.
+ */
+export function do_munmap(mm: MmStruct, start: number, len: number): void {
+  if (!isAligned(start, PAGE_SIZE) || start > TASK_SIZE || len > TASK_SIZE - start) throw new Errno('EINVAL');
+  const plen = alignUp(len, PAGE_SIZE);
+  if (plen === 0) throw new Errno('EINVAL');
+  const end = start + plen;
+  const first = mm.vmas.find_vma(start);
+  if (!first || first.start >= end) return;
+  const last = mm.vmas.find_vma(end - 1)!;
+  // Check both splits before making either, so a refusal changes nothing.
+  const splitStart = first.start < start;
+  const splitEnd = last.start < end && last.end > end;
+  if (splitStart) first.vm_ops?.may_split?.(first, start);
+  if (splitEnd) last.vm_ops?.may_split?.(last, end);
+  if (mm.vmas.map_count + (splitStart ? 1 : 0) + (splitEnd ? 1 : 0) > MAX_MAP_COUNT) throw new Errno('ENOMEM');
+  if (splitStart) mm.vmas.split_vma(first, start, true);
+  if (splitEnd) mm.vmas.split_vma(mm.vmas.find_vma(end - 1)!, end, true);
+  for (const vma of [...mm.vmas.vmas_in(start, end)]) remove_vma(mm, vma);
+}

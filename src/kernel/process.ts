@@ -1,0 +1,413 @@
+/**
+ * A task: pid, file descriptors, working directory, address space and exit
+ * state, and the system calls it makes (kernel/fork.c, kernel/exit.c,
+ * kernel/signal.c, fs/file.c, mm/mmap.c, mm/mempolicy.c syscall entry points).
+ * This class is the model's implementation of the user programs' Syscalls.
+ */
+import { Errno } from '../lib/errno.ts';
+import { PAGE_SIZE, alignUp, isAligned } from '../lib/size.ts';
+import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
+import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MPOL_DEFAULT, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT } from '../uapi/mman.ts';
+import { SIGKILL, Signal, strsignal } from '../uapi/signal.ts';
+import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
+import type { File } from './fs/vfs/file.ts';
+import type { Path } from './fs/vfs/mount.ts';
+import type { Host } from './host.ts';
+import { exit_mmap, dup_mmap } from './mm/dup_mmap.ts';
+import { do_user_addr_fault } from './mm/fault.ts';
+import { populate_range } from './mm/gup.ts';
+import { do_madvise } from './mm/madvise.ts';
+import { mpol_equal, mpol_new } from './mm/mempolicy.ts';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MmStruct } from './mm/mm_types.ts';
+import { TASK_SIZE, do_mmap, do_munmap, type MmapFile } from './mm/mmap.ts';
+import { do_mprotect } from './mm/mprotect.ts';
+import { do_mremap } from './mm/mremap.ts';
+import { LEVEL_SIZE, _PAGE_RW, pte_flags, pte_pfn } from './mm/pgtable.ts';
+import type { MemPolicy } from './mm/vm_area.ts';
+import { user_access } from './uaccess.ts';
+
+/** Task states as /proc/PID/stat shows them. */
+export type TaskState = 'R' | 'S' | 'Z';
+
+/** RLIMIT_NOFILE's default soft limit. */
+export const NR_OPEN_DEFAULT = 1024;
+
+/** One process (a single-threaded task with its own mm). */
+export class Task implements Syscalls {
+  state: TaskState = 'R';
+  /** Raw wait status once a zombie. */
+  exitStatus = 0;
+  comm: string;
+  argv: readonly string[];
+  readonly fds: (File | null)[] = [];
+  readonly children = new Set<Task>();
+  readonly startTimeNs: number;
+
+  constructor(
+    readonly host: Host,
+    readonly pid: number,
+    public parent: Task | null,
+    public mm: MmStruct,
+    public cwd: Path,
+    comm: string,
+  ) {
+    this.comm = comm;
+    this.argv = [comm];
+    this.startTimeNs = host.clock.now();
+  }
+
+  private get vfs() {
+    return this.host.vfs;
+  }
+
+  /** The open file behind fd, or EBADF. */
+  fget(fd: number): File {
+    const f = Number.isInteger(fd) && fd >= 0 ? this.fds[fd] : undefined;
+    if (!f) throw new Errno('EBADF');
+    return f;
+  }
+
+  /** Install a file at the lowest free descriptor (fd_install); EMFILE when full. */
+  fdInstall(file: File): number {
+    let fd = this.fds.indexOf(null);
+    if (fd < 0) fd = this.fds.length;
+    if (fd >= NR_OPEN_DEFAULT) {
+      file.fput();
+      throw new Errno('EMFILE');
+    }
+    this.fds[fd] = file;
+    return fd;
+  }
+
+  getpid(): number {
+    return this.pid;
+  }
+
+  getppid(): number {
+    return this.parent?.pid ?? 0;
+  }
+
+  // ---- files ----
+  open(path: string, flags: number, mode = 0o666): number {
+    return this.fdInstall(this.vfs.open(this.cwd, path, flags, mode));
+  }
+
+  close(fd: number): void {
+    const f = this.fget(fd);
+    this.fds[fd] = null;
+    f.fput();
+  }
+
+  read(fd: number, count: number): Uint8Array {
+    return this.vfs.read(this.fget(fd), count);
+  }
+
+  write(fd: number, data: Uint8Array | string): number {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    return this.vfs.write(this.fget(fd), bytes);
+  }
+
+  pread(fd: number, count: number, offset: number): Uint8Array {
+    return this.vfs.pread(this.fget(fd), count, offset);
+  }
+
+  pwrite(fd: number, data: Uint8Array | string, offset: number): number {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    return this.vfs.pwrite(this.fget(fd), bytes, offset);
+  }
+
+  lseek(fd: number, offset: number, whence: number): number {
+    return this.vfs.lseek(this.fget(fd), offset, whence);
+  }
+
+  dup(fd: number): number {
+    const f = this.fget(fd);
+    f.get();
+    return this.fdInstall(f);
+  }
+
+  dup2(oldfd: number, newfd: number): number {
+    const f = this.fget(oldfd);
+    if (!Number.isInteger(newfd) || newfd < 0 || newfd >= NR_OPEN_DEFAULT) throw new Errno('EBADF');
+    if (oldfd === newfd) return newfd;
+    f.get();
+    const old = this.fds[newfd];
+    while (this.fds.length < newfd) this.fds.push(null);
+    this.fds[newfd] = f;
+    old?.fput();
+    return newfd;
+  }
+
+  pipe(): [number, number] {
+    const [r, w] = this.vfs.create_pipe();
+    const rfd = this.fdInstall(r);
+    try {
+      return [rfd, this.fdInstall(w)];
+    } catch (e) {
+      this.close(rfd);
+      throw e;
+    }
+  }
+
+  ftruncate(fd: number, length: number): void {
+    this.vfs.ftruncate(this.fget(fd), length);
+  }
+
+  truncate(path: string, length: number): void {
+    this.vfs.truncate(this.cwd, path, length);
+  }
+
+  fallocate(fd: number, mode: number, offset: number, length: number): void {
+    this.vfs.fallocate(this.fget(fd), mode, offset, length);
+  }
+
+  stat(path: string): Stat {
+    return this.vfs.stat(this.cwd, path);
+  }
+
+  lstat(path: string): Stat {
+    return this.vfs.lstat(this.cwd, path);
+  }
+
+  fstat(fd: number): Stat {
+    return this.vfs.fstat(this.fget(fd));
+  }
+
+  statfs(path: string): Statfs {
+    return this.vfs.statfs(this.cwd, path);
+  }
+
+  fstatfs(fd: number): Statfs {
+    return this.vfs.fstatfs(this.fget(fd));
+  }
+
+  mkdir(path: string, mode: number): void {
+    this.vfs.mkdir(this.cwd, path, mode);
+  }
+
+  rmdir(path: string): void {
+    this.vfs.rmdir(this.cwd, path);
+  }
+
+  unlink(path: string): void {
+    this.vfs.unlink(this.cwd, path);
+  }
+
+  rename(oldpath: string, newpath: string): void {
+    this.vfs.rename(this.cwd, oldpath, newpath);
+  }
+
+  getdents(fd: number): Dirent[] {
+    return this.vfs.getdents(this.fget(fd));
+  }
+
+  chdir(path: string): void {
+    this.cwd = this.vfs.chdir(this.cwd, path);
+  }
+
+  getcwd(): string {
+    return this.vfs.getcwd(this.cwd);
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    this.vfs.do_mount(this.cwd, source, target, fstype, flags, data);
+  }
+
+  umount2(target: string, flags: number): void {
+    this.vfs.umount(this.cwd, target, flags);
+  }
+
+  memfd_create(name: string, flags: number): number {
+    return this.fdInstall(this.host.memfd_create(name, flags));
+  }
+
+  ioctl(fd: number, request: number, arg?: unknown): number {
+    const f = this.fget(fd);
+    if (!f.f_op.unlocked_ioctl) throw new Errno('ENOTTY');
+    return f.f_op.unlocked_ioctl(f, request, arg);
+  }
+
+  // ---- memory ----
+  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+    let file: File | null = null;
+    if (!(flags & MAP_ANONYMOUS)) file = this.fget(fd);
+    else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
+    const start = do_mmap(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (len) => this.host.shmem_zero_file(len) as MmapFile);
+    if (flags & MAP_POPULATE) {
+      try {
+        populate_range(this.mm, start, start + alignUp(length, PAGE_SIZE), 'mmap');
+      } catch (e) {
+        // mm_populate's errors are ignored: the mapping exists; later accesses fault.
+        if (!(e instanceof Errno)) throw e;
+      }
+    }
+    return start;
+  }
+
+  munmap(addr: number, length: number): void {
+    do_munmap(this.mm, addr, length);
+  }
+
+  mprotect(addr: number, length: number, prot: number): void {
+    do_mprotect(this.mm, addr, length, prot);
+  }
+
+  mremap(oldAddr: number, oldSize: number, newSize: number, flags: number, newAddr = 0): number {
+    return do_mremap(this.mm, oldAddr, oldSize, newSize, flags, newAddr);
+  }
+
+  madvise(addr: number, length: number, advice: number): void {
+    do_madvise(this.mm, addr, length, advice, (file, off, len) => this.host.punch_hole(file, off, len));
+  }
+
+  mbind(addr: number, length: number, mode: number, nodemask: readonly number[], flags: number): void {
+    if (flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) throw new Errno('EINVAL');
+    if (!isAligned(addr, PAGE_SIZE)) throw new Errno('EINVAL');
+    const len = alignUp(length, PAGE_SIZE);
+    const end = addr + len;
+    if (end < addr) throw new Errno('EINVAL');
+    if (end === addr) return;
+    const pol: MemPolicy | null = mpol_new(mode, mode === MPOL_DEFAULT ? [] : nodemask, this.host.nrNodes);
+    // queue_pages_range: a hole in the range is EFAULT, found before anything changes.
+    let cur = addr;
+    for (const vma of this.mm.vmas.vmas_in(addr, end)) {
+      if (vma.start > cur) throw new Errno('EFAULT');
+      cur = vma.end;
+    }
+    if (cur < end) throw new Errno('EFAULT');
+    for (const vma of [...this.mm.vmas.vmas_in(addr, end)]) {
+      if (mpol_equal(vma.policy, pol)) continue;
+      this.mm.vmas.vma_modify(vma, Math.max(addr, vma.start), Math.min(end, vma.end), { policy: pol });
+    }
+  }
+
+  set_mempolicy(mode: number, nodemask: readonly number[]): void {
+    this.mm.policy = mpol_new(mode, nodemask, this.host.nrNodes);
+  }
+
+  /** Resolve a user address for an access of `write`, faulting as the CPU would; returns the physical address. */
+  private translate(va: number, write: boolean): number {
+    const pt = this.mm.pgtables;
+    for (let tries = 0; tries < 4; tries++) {
+      const e = va >= 0 && va < TASK_SIZE ? pt.walk(va) : 0;
+      if (e !== 0 && (!write || pte_flags(e) & _PAGE_RW)) {
+        return pte_pfn(e) * PAGE_SIZE + (va % LEVEL_SIZE[pt.lastLevel]!);
+      }
+      const sig = va >= 0 && va < TASK_SIZE && Number.isInteger(va) ? do_user_addr_fault(this.mm, va, write) : new Signal(11, 1, va);
+      if (sig) this.force_sig(sig);
+    }
+    throw new Error(`BUG: fault at 0x${va.toString(16)} did not resolve`);
+  }
+
+  load(addr: number, length: number): Uint8Array {
+    return user_access(length, addr, (va, n, out, off) => out.set(this.host.dram.read(this.translate(va, false), n), off));
+  }
+
+  store(addr: number, data: Uint8Array): void {
+    user_access(data.length, addr, (va, n, _out, off) => this.host.dram.write(this.translate(va, true), data.subarray(off, off + n)));
+  }
+
+  /** force_sig_fault: a synchronous signal. SIGKILL (the OOM killer) ends the task at once. */
+  private force_sig(sig: Signal): never {
+    if (sig.signo === SIGKILL) {
+      this.host.oom_kill(this);
+      this.do_exit(SIGKILL);
+    }
+    throw sig;
+  }
+
+  // ---- processes ----
+  fork(): Task {
+    const child = this.host.newTask(this, dup_mmap(this.mm, this.mm.homeNid), this.cwd, this.comm);
+    child.argv = this.argv;
+    for (let fd = 0; fd < this.fds.length; fd++) {
+      const f = this.fds[fd] ?? null;
+      f?.get();
+      child.fds[fd] = f;
+    }
+    return child;
+  }
+
+  execve(path: string, argv: readonly string[]): void {
+    // The program's code is run by the caller; exec here gives the task its name and a fresh mm.
+    const old = this.mm;
+    this.mm = new MmStruct(this.host.kmem, old.homeNid);
+    exit_mmap(old);
+    this.argv = [...argv];
+    this.comm = (path.split('/').pop() ?? path).slice(0, 15);
+  }
+
+  exit(status: number): void {
+    this.do_exit((status & 0xff) << 8);
+  }
+
+  /** do_exit: release the mm and files, become a zombie, reparent children to init. */
+  do_exit(waitStatus: number): void {
+    if (this.state === 'Z') return;
+    exit_mmap(this.mm);
+    for (let fd = 0; fd < this.fds.length; fd++) {
+      const f = this.fds[fd];
+      this.fds[fd] = null;
+      f?.fput();
+    }
+    this.state = 'Z';
+    this.exitStatus = waitStatus;
+    for (const c of this.children) this.host.reparent(c);
+    this.children.clear();
+  }
+
+  pause(): void {
+    this.state = 'S';
+  }
+
+  wait4(pid: number, options: number): WaitResult {
+    const candidates = [...this.children].filter((c) => pid === -1 || c.pid === pid);
+    if (candidates.length === 0) throw new Errno('ECHILD');
+    const zombie = candidates.find((c) => c.state === 'Z');
+    if (zombie) {
+      this.children.delete(zombie);
+      this.host.release_task(zombie);
+      return { pid: zombie.pid, status: zombie.exitStatus };
+    }
+    if (options & WNOHANG) return { pid: 0, status: 0 };
+    throw new Error(`wait4: pid ${pid} is alive and the model cannot block (the child is parked in pause())`);
+  }
+
+  kill(pid: number, signo: number): void {
+    if (!Number.isInteger(signo) || signo < 0 || signo > 64) throw new Errno('EINVAL');
+    const t = this.host.tasks.get(pid);
+    if (!t || t.state === 'Z') throw new Errno('ESRCH');
+    if (signo === 0) return;
+    this.host.send_signal(t, signo);
+  }
+
+  nanosleep(ns: number): void {
+    if (!(ns >= 0)) throw new Errno('EINVAL');
+    this.host.clock.advance(ns);
+  }
+
+  clock_gettime(clock: number): number {
+    if (clock !== 0 && clock !== 1) throw new Errno('EINVAL');
+    return clock === 0 ? this.host.clock.realtime() : this.host.clock.now();
+  }
+
+  syslog(action: number): string {
+    if (action === SYSLOG_ACTION_READ_ALL) return this.host.log.render();
+    if (action === SYSLOG_ACTION_CLEAR) {
+      this.host.log.clear();
+      return '';
+    }
+    throw new Errno('EINVAL');
+  }
+
+  /** Resident pages of this task by kind (for /proc/PID/status and the OOM report). */
+  rss(): { anon: number; file: number; shmem: number } {
+    const r = this.mm.rss;
+    return { anon: r[MM_ANONPAGES]!, file: r[MM_FILEPAGES]!, shmem: r[MM_SHMEMPAGES]! };
+  }
+
+  /** How the shell reports this task's death, e.g. "Bus error". */
+  static describeSignal(signo: number): string {
+    return strsignal(signo);
+  }
+}
