@@ -39,14 +39,25 @@ function rate(label: string, ops: number, fn: () => void): void {
   const t0 = performance.now();
   fn();
   const s = (performance.now() - t0) / 1000;
-  console.log(`${label.padEnd(48)} ${(ops / s / 1e6).toFixed(2).padStart(7)} M ops/s`);
+  console.log(`${label.padEnd(52)} ${(ops / s / 1e6).toFixed(2).padStart(7)} M ops/s`);
 }
 
 const { pa, ms } = boot16T();
 console.log(`16 TiB boot release (2 nodes, 4 ranges) + watermarks: ${ms.toFixed(3)} ms; free ${pa.nr_free_pages()} pages`);
 
 const N = 2_000_000;
-rate('order-0 alloc then free, 1:1 (fault + unmap)', N, () => {
+
+// Steady state: one order-0 frame of a split block churned over and over.
+const pin = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
+rate('order-0 alloc+free 1:1, block already split (ops)', 2 * N, () => {
+  for (let i = 0; i < N; i++) {
+    const p = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
+    pa.__free_pages(p, 0);
+  }
+});
+pa.__free_pages(pin, 0);
+// The worst case: every alloc splits an order-10 block, every free merges it back.
+rate('order-0 alloc+free 1:1 from a merged pool (ops)', 2 * N, () => {
   for (let i = 0; i < N; i++) {
     const p = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
     pa.__free_pages(p, 0);
@@ -54,12 +65,12 @@ rate('order-0 alloc then free, 1:1 (fault + unmap)', N, () => {
 });
 
 const held = new Float64Array(N);
-rate('order-0 alloc x2M, then free x2M ascending', 2 * N, () => {
+rate('order-0 alloc x2M, then free x2M ascending (ops)', 2 * N, () => {
   for (let i = 0; i < N; i++) held[i] = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 1);
   for (let i = 0; i < N; i++) pa.__free_pages(held[i]!, 0);
 });
 
-rate('order-0 alloc x2M, then free x2M reversed', 2 * N, () => {
+rate('order-0 alloc x2M, then free x2M reversed (ops)', 2 * N, () => {
   for (let i = 0; i < N; i++) held[i] = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
   for (let i = N - 1; i >= 0; i--) pa.__free_pages(held[i]!, 0);
 });
@@ -75,19 +86,19 @@ for (let i = N - 1; i > 0; i--) {
   perm[i] = perm[j]!;
   perm[j] = t;
 }
-rate('order-0 alloc x2M, then free x2M shuffled', 2 * N, () => {
+rate('order-0 alloc x2M, then free x2M shuffled (ops)', 2 * N, () => {
   for (let i = 0; i < N; i++) held[i] = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
   for (let i = 0; i < N; i++) pa.__free_pages(held[perm[i]!]!, 0);
 });
 
 const M = 200_000;
-rate('order-9 (THP) alloc then free, x200k held', 2 * M, () => {
+rate('order-9 (THP) alloc x200k then free (ops)', 2 * M, () => {
   for (let i = 0; i < M; i++) held[i] = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 9, 0);
   for (let i = 0; i < M; i++) pa.__free_pages(held[i]!, 9);
 });
 
 const G = 4096;
-rate('1 GiB alloc_contig_pages + free_contig_range', 2 * G, () => {
+rate('1 GiB alloc_contig_pages x4096 + free_contig_range (ops)', 2 * G, () => {
   for (let i = 0; i < G; i++) held[i] = pa.alloc_contig_pages(262144, i & 1);
   for (let i = 0; i < G; i++) pa.free_contig_range(held[i]!, 262144);
 });

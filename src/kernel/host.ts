@@ -15,7 +15,7 @@ import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem } from './mm/kmem.ts';
 import { MmStruct } from './mm/mm_types.ts';
-import type { MappedFile } from './mm/vm_area.ts';
+import type { MappedFile, VmArea } from './mm/vm_area.ts';
 import { VmStat } from './mm/vmstat.ts';
 import { KernelLog } from './printk.ts';
 import { Task } from './process.ts';
@@ -52,6 +52,8 @@ export class Host {
   readonly kmem: Kmem;
   readonly fs: HostFs;
   readonly init: Task;
+  /** The task whose system call is running (what /proc/self and page accounting refer to). */
+  current: Task | null = null;
   private nextPid = FIRST_USER_PID;
 
   private constructor(readonly machine: MachineDesc, opts: BootOptions) {
@@ -164,9 +166,9 @@ export class Host {
     return this.fs.memfd_create(name, flags);
   }
 
-  /** The file behind a MAP_SHARED|MAP_ANONYMOUS mapping (shmem_zero_setup). */
-  shmem_zero_file(len: number): File {
-    return this.fs.shmem_zero_file(len);
+  /** Make a MAP_SHARED|MAP_ANONYMOUS VMA a mapping of a fresh shmem file (shmem_zero_setup). */
+  shmem_zero_setup(vma: VmArea): void {
+    this.fs.shmem_zero_setup(vma);
   }
 
   /** vfs_fallocate(PUNCH_HOLE|KEEP_SIZE) for MADV_REMOVE. */

@@ -56,7 +56,9 @@ export class Task implements Syscalls {
     this.startTimeNs = host.clock.now();
   }
 
+  /** The VFS, with this task made `current` for the call (what /proc/self resolves to). */
   private get vfs() {
+    this.host.current = this;
     return this.host.vfs;
   }
 
@@ -232,7 +234,8 @@ export class Task implements Syscalls {
     let file: File | null = null;
     if (!(flags & MAP_ANONYMOUS)) file = this.fget(fd);
     else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
-    const start = do_mmap(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (len) => this.host.shmem_zero_file(len) as MmapFile);
+    this.host.current = this;
+    const start = do_mmap(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma));
     if (flags & MAP_POPULATE) {
       try {
         populate_range(this.mm, start, start + alignUp(length, PAGE_SIZE), 'mmap');

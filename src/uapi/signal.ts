@@ -21,6 +21,11 @@ export const SIGTERM = 15;
 export const SIGCHLD = 17;
 export const SIGCONT = 18;
 export const SIGSTOP = 19;
+export const SIGTSTP = 20;
+export const SIGTTIN = 21;
+export const SIGTTOU = 22;
+export const SIGURG = 23;
+export const SIGWINCH = 28;
 
 export const SEGV_MAPERR = 1;
 export const SEGV_ACCERR = 2;
@@ -49,6 +54,11 @@ const NAMES: Record<number, [string, string]> = {
   [SIGCHLD]: ['SIGCHLD', 'Child exited'],
   [SIGCONT]: ['SIGCONT', 'Continued'],
   [SIGSTOP]: ['SIGSTOP', 'Stopped (signal)'],
+  [SIGTSTP]: ['SIGTSTP', 'Stopped'],
+  [SIGTTIN]: ['SIGTTIN', 'Stopped (tty input)'],
+  [SIGTTOU]: ['SIGTTOU', 'Stopped (tty output)'],
+  [SIGURG]: ['SIGURG', 'Urgent I/O condition'],
+  [SIGWINCH]: ['SIGWINCH', 'Window changed'],
 };
 
 /** glibc's strsignal text ("Bus error"). */

@@ -191,6 +191,26 @@ describe('alloc_pages / __free_pages', () => {
     expect(z.pgalloc).toBe(10);
   });
 
+  /*
+   * 256 blocks drained frame by frame, then freed odd frames first, even frames
+   * second: every block is split, emptied, refilled and merged again.
+   */
+  it('tracks (almost) nothing once fully allocated, and merges back to the boot state', () => {
+    const { pa, z } = oneZone(0, 256 * 1024);
+    pa.memblock_free_pages(0, 256 * 1024);
+    const got = new Float64Array(256 * 1024);
+    for (let i = 0; i < got.length; i++) got[i] = pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0);
+    expect(got[got.length - 1]).toBe(256 * 1024 - 1);
+    expect(pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0, 0)).toBe(-1);
+    expect(z.split.size).toBeLessThanOrEqual(64);
+    for (let i = 1; i < got.length; i += 2) pa.__free_pages(got[i]!, 0);
+    expect(counts(z)).toEqual([128 * 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for (let i = 0; i < got.length; i += 2) pa.__free_pages(got[i]!, 0);
+    expect(counts(z)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256]);
+    expect(z.runs.nr_runs).toBe(1);
+    expect(z.split.size).toBeLessThanOrEqual(64);
+  });
+
   it('order 10 comes straight from the runs, lowest first', () => {
     const { pa, z } = oneZone(0, 4096);
     pa.memblock_free_pages(0, 4096);

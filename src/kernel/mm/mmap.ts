@@ -93,7 +93,7 @@ export function get_unmapped_area(mm: MmStruct, file: MmapFile | null, addr: num
 
 /**
  * do_mmap (with ksys_mmap_pgoff's and sys_mmap's checks): returns the mapping's
- * address or throws Errno. `shmemZero` makes the file for MAP_SHARED|MAP_ANONYMOUS.
+ * address or throws Errno. `shmemZeroSetup` gives a MAP_SHARED|MAP_ANONYMOUS VMA its shmem file.
  */
 export function do_mmap(
   mm: MmStruct,
@@ -103,7 +103,7 @@ export function do_mmap(
   prot: number,
   flags: number,
   offset: number,
-  shmemZero: (len: number) => MmapFile,
+  shmemZeroSetup: (vma: VmArea) => void,
 ): number {
   if (!isAligned(offset, PAGE_SIZE) || offset < 0) throw new Errno('EINVAL');
   if (len === 0) throw new Errno('EINVAL');
@@ -150,7 +150,7 @@ export function do_mmap(
   if (!file && !(vmFlags & VM_SHARED)) pgoff = start / PAGE_SIZE;
   if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
   if (flags & MAP_SYNC && type === MAP_SHARED_VALIDATE) vmFlags |= VM_SYNC;
-  return mmap_region(mm, file, start, plen, vmFlags, pgoff, shmemZero);
+  return mmap_region(mm, file, start, plen, vmFlags, pgoff, shmemZeroSetup);
 }
 
 /** __mmap_region: replace whatever is at [addr, addr+len) with a new VMA. */
@@ -161,7 +161,7 @@ function mmap_region(
   len: number,
   vmFlags: number,
   pgoff: number,
-  shmemZero: (len: number) => MmapFile,
+  shmemZeroSetup: (vma: VmArea) => void,
 ): number {
   const end = addr + len;
   if (mm.vmas.find_vma_intersection(addr, end)) do_munmap(mm, addr, len);
@@ -172,18 +172,18 @@ function mmap_region(
     const merged = mm.vmas.vma_merge_new_range(undefined, undefined, addr, end, vmFlags, null, pgoff, null, null);
     if (merged) return addr;
   }
-  let mapFile = file;
-  if (!file && vmFlags & VM_SHARED) mapFile = shmemZero(len);
-  else file?.get();
-  const vma = new VmArea(addr, end, vmFlags, pgoff, mapFile, null, null);
-  if (mapFile) {
+  // The VMA holds its own reference to the file from before ->mmap runs, as in Linux.
+  const vma = new VmArea(addr, end, vmFlags, pgoff, file ? (file.get(), file) : null, null, null);
+  if (file) {
     try {
-      mapFile.f_op.mmap!(mapFile as never, vma);
+      file.f_op.mmap!(file as never, vma);
     } catch (e) {
-      mapFile.fput();
+      vma.file?.fput();
       throw e;
     }
     if (vma.start !== addr || vma.end !== end) throw new Error('BUG: ->mmap changed the VMA range');
+  } else if (vmFlags & VM_SHARED) {
+    shmemZeroSetup(vma);
   }
   vma.vm_mm = mm;
   mm.vmas.insert(vma);

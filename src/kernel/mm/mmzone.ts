@@ -25,6 +25,15 @@ export const MAX_NR_ZONES = 4;
 /** zone_names[] (mm/page_alloc.c). */
 export const ZONE_NAMES: readonly string[] = ['DMA', 'DMA32', 'Normal', 'Movable'];
 
+/** Per-node NUMA allocation counters (enum numa_stat_item), in pages. */
+export const NUMA_HIT = 0;
+export const NUMA_MISS = 1;
+export const NUMA_FOREIGN = 2;
+export const NUMA_LOCAL = 3;
+export const NUMA_OTHER = 4;
+/** Number of NUMA counters per node. */
+export const NR_NUMA_STAT_ITEMS = 5;
+
 /** Watermark indices (enum zone_watermarks). */
 export const WMARK_MIN = 0;
 export const WMARK_LOW = 1;
@@ -204,6 +213,34 @@ export class Zone {
     if (!this.runs.add(b, e)) badPage(b * BLOCK_PAGES, MAX_PAGE_ORDER, 'already free (double free)');
     this.nr_free[MAX_PAGE_ORDER] += e - b;
     this.free_pages += (e - b) * BLOCK_PAGES;
+  }
+
+  /**
+   * __free_pages_memory() for [s, e) inside this zone: the largest naturally
+   * aligned blocks, whole order-10 blocks as one run, so the cost is O(20)
+   * whatever the size.
+   */
+  free_range(s: number, e: number): void {
+    const firstBlk = Math.ceil(s / BLOCK_PAGES);
+    const lastBlk = Math.floor(e / BLOCK_PAGES);
+    if (firstBlk >= lastBlk) {
+      this.free_chunks(s, e);
+      return;
+    }
+    this.free_chunks(s, firstBlk * BLOCK_PAGES);
+    this.free_blocks(firstBlk, lastBlk);
+    this.free_chunks(lastBlk * BLOCK_PAGES, e);
+  }
+
+  /** Free [s, e) (less than two order-10 blocks' worth) as naturally aligned chunks. */
+  private free_chunks(s: number, e: number): void {
+    while (s < e) {
+      const r = s % BLOCK_PAGES;
+      let order = r === 0 ? MAX_PAGE_ORDER : 31 - Math.clz32(r & -r);
+      while (s + (1 << order) > e) order--;
+      this.free_one_page(s, order);
+      s += 1 << order;
+    }
   }
 
   /** The free block (pfn, order) containing pfn, or undefined when pfn is not free. */

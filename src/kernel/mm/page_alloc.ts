@@ -16,27 +16,20 @@
  */
 import { BLOCK_PAGES } from './buddy.ts';
 import { __GFP_HIGH, __GFP_MEMALLOC, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE, gfp_zone } from './gfp.ts';
-import { MAX_NR_ZONES, MAX_PAGE_ORDER, NR_PAGE_ORDERS, WMARK_LOW, WMARK_MIN, ZONE_NORMAL, Zone, badPage } from './mmzone.ts';
 import {
-  DEFAULT_LOWMEM_RESERVE_RATIO,
-  DEFAULT_WATERMARK_SCALE_FACTOR,
-  calculate_min_free_kbytes,
-  calculate_totalreserve_pages,
-  setup_per_zone_lowmem_reserve,
-  setup_per_zone_wmarks,
+  MAX_NR_ZONES, MAX_PAGE_ORDER, NR_NUMA_STAT_ITEMS, NR_PAGE_ORDERS, NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL,
+  NUMA_MISS, NUMA_OTHER, WMARK_LOW, WMARK_MIN, ZONE_NORMAL, Zone, badPage,
+} from './mmzone.ts';
+import {
+  DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, calculate_min_free_kbytes,
+  calculate_totalreserve_pages, setup_per_zone_lowmem_reserve, setup_per_zone_wmarks,
 } from './page_alloc_wmark.ts';
 
 export * from './gfp.ts';
-export { MAX_PAGE_ORDER, NR_PAGE_ORDERS, MAX_NR_ZONES, MAX_ORDER_NR_PAGES, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES, Zone } from './mmzone.ts';
-
-/** Per-node NUMA allocation counters (enum numa_stat_item), in pages. */
-export const NUMA_HIT = 0;
-export const NUMA_MISS = 1;
-export const NUMA_FOREIGN = 2;
-export const NUMA_LOCAL = 3;
-export const NUMA_OTHER = 4;
-/** Number of NUMA counters per node. */
-export const NR_NUMA_STAT_ITEMS = 5;
+export {
+  MAX_PAGE_ORDER, NR_PAGE_ORDERS, MAX_NR_ZONES, MAX_ORDER_NR_PAGES, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL,
+  ZONE_MOVABLE, ZONE_NAMES, NUMA_HIT, NUMA_MISS, NUMA_FOREIGN, NUMA_LOCAL, NUMA_OTHER, NR_NUMA_STAT_ITEMS, Zone,
+} from './mmzone.ts';
 
 /** No watermark check at all (ALLOC_NO_WATERMARKS, __GFP_MEMALLOC). */
 const ALLOC_NO_WATERMARKS = -1;
@@ -138,8 +131,9 @@ export class PageAllocator {
   /** The zonelist alloc_pages walks for (gfp, nid): zones in fallback order. */
   zonelist(gfp: number, nid: number): readonly Zone[] {
     if (this.zonelistsDirty) this.build_all_zonelists();
-    const hz = gfp_zone(gfp);
-    return ((gfp & __GFP_THISNODE) !== 0 ? this.nofallback : this.fallback)[nid]![hz]!;
+    const lists = ((gfp & __GFP_THISNODE) !== 0 ? this.nofallback : this.fallback)[nid];
+    if (lists === undefined) throw new Error(`zonelist: no node ${nid}`);
+    return lists[gfp_zone(gfp)]!;
   }
 
   /** A node's zone. */
@@ -184,7 +178,9 @@ export class PageAllocator {
     if (this.zonelistsDirty) this.build_all_zonelists();
     if (nid < 0) nid = 0; // NUMA_NO_NODE: numa_node_id() of the boot CPU
     const hz = gfp_zone(gfp);
-    const zl = ((gfp & __GFP_THISNODE) !== 0 ? this.nofallback : this.fallback)[nid]![hz]!;
+    const lists = ((gfp & __GFP_THISNODE) !== 0 ? this.nofallback : this.fallback)[nid];
+    if (lists === undefined) throw new Error(`alloc_pages: no node ${nid}`);
+    const zl = lists[hz]!;
     // Fast path: ALLOC_WMARK_LOW.
     let pfn = this.get_page_from_freelist(zl, order, hz, WMARK_LOW, false, nodemask, nid);
     if (pfn >= 0) return pfn;
@@ -264,8 +260,7 @@ export class PageAllocator {
    * pages released.
    */
   memblock_free_pages(start_pfn: number, end_pfn: number): number {
-    const n = this.free_range(start_pfn, end_pfn, 'memblock_free_pages');
-    return n;
+    return this.free_range(start_pfn, end_pfn, 'memblock_free_pages');
   }
 
   /** free_reserved_area(): reserved frames (e.g. vmemmap freed by HVO) become managed and free. */
@@ -290,7 +285,8 @@ export class PageAllocator {
     for (const [z, s, e] of parts) {
       z.managed_pages += e - s;
       this.totalram += e - s;
-      this.free_in_zone(z, s, e);
+      z.free_range(s, e);
+      this.nrFree += e - s;
     }
     return end - start;
   }
@@ -307,32 +303,6 @@ export class PageAllocator {
       pfn = e;
     }
     return parts;
-  }
-
-  /** __free_pages_memory(): free [s, e) of one zone as the largest aligned blocks. */
-  private free_in_zone(z: Zone, s: number, e: number): void {
-    const firstBlk = Math.ceil(s / BLOCK_PAGES);
-    const lastBlk = Math.floor(e / BLOCK_PAGES);
-    if (firstBlk >= lastBlk) {
-      this.free_chunks(z, s, e);
-      return;
-    }
-    this.free_chunks(z, s, firstBlk * BLOCK_PAGES);
-    z.free_blocks(firstBlk, lastBlk);
-    this.nrFree += (lastBlk - firstBlk) * BLOCK_PAGES;
-    this.free_chunks(z, lastBlk * BLOCK_PAGES, e);
-  }
-
-  /** Free [s, e) (within one order-10 block's worth) as naturally aligned chunks. */
-  private free_chunks(z: Zone, s: number, e: number): void {
-    while (s < e) {
-      const r = s % BLOCK_PAGES;
-      let order = r === 0 ? MAX_PAGE_ORDER : 31 - Math.clz32(r & -r);
-      while (s + (1 << order) > e) order--;
-      z.free_one_page(s, order);
-      this.nrFree += 1 << order;
-      s += 1 << order;
-    }
   }
 
   /**
@@ -370,7 +340,10 @@ export class PageAllocator {
     if (!(Number.isSafeInteger(pfn) && Number.isSafeInteger(nr_pages) && pfn >= 0 && nr_pages >= 0)) {
       throw new Error(`free_contig_range: bad range ${pfn}+${nr_pages}`);
     }
-    for (const [z, s, e] of this.split_by_zone(pfn, pfn + nr_pages, 'free_contig_range')) this.free_in_zone(z, s, e);
+    for (const [z, s, e] of this.split_by_zone(pfn, pfn + nr_pages, 'free_contig_range')) {
+      z.free_range(s, e);
+      this.nrFree += e - s;
+    }
   }
 
   /** take_page_off_buddy(): remove one free frame (memory_failure); false if it is not free. */

@@ -153,8 +153,8 @@ export class VmArea {
     return this.pgoff + Math.floor((addr - this.start) / 4096);
   }
 
-  /** True when the VMA is anonymous (no file and no driver ops). */
+  /** vma_is_anonymous: no vm_ops (a private /dev/zero mapping keeps its file but is anonymous). */
   isAnonymous(): boolean {
-    return this.file === null && this.vm_ops === null;
+    return this.vm_ops === null;
   }
 }

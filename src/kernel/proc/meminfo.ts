@@ -6,8 +6,6 @@
  * files) is reported as Linux reports an idle subsystem: 0.
  */
 import { GiB, PAGE_SIZE, PMD_SIZE } from '../../lib/size.ts';
-import type { E820Table } from '../boot/e820.ts';
-import { E820_TYPE_RAM } from '../boot/e820.ts';
 import {
   NR_ANON_MAPPED,
   NR_ANON_THPS,
@@ -27,7 +25,8 @@ import type { PageAllocator } from '../mm/page_alloc.ts';
 export interface MeminfoSource {
   buddy: PageAllocator;
   vmstat: VmStat;
-  e820: E820Table;
+  /** RAM ranges as memblock knows them (page-aligned), for the DirectMap lines. */
+  memRanges(): Iterable<{ start: number; end: number }>;
   /** Pages committed by VM_ACCOUNT mappings (vm_committed_as). */
   committedPages(): number;
   /** hugetlb's report; zeros until hugetlb exists. */
@@ -43,32 +42,34 @@ function kbBytes(label: string, kbytes: number): string {
   return `${label.padEnd(16)}${String(kbytes).padStart(8)} kB\n`;
 }
 
-/** The direct map's page sizes, as init_memory_mapping splits each RAM range (4K head/tail, 2M, 1G). */
-export function directMapSizes(e820: E820Table): { k4: number; m2: number; g1: number } {
+/**
+ * The direct map's page sizes, as init_mem_mapping/split_mem_range map each
+ * memblock memory range: 4K up to the first 2M boundary, 2M up to the first 1G
+ * boundary, 1G pages, then 2M and 4K for the tail. The ISA range below 1 MiB is
+ * always mapped with 4K pages.
+ */
+export function directMapSizes(ranges: Iterable<{ start: number; end: number }>): { k4: number; m2: number; g1: number } {
   const out = { k4: 0, m2: 0, g1: 0 };
-  for (const e of e820.entries) {
-    if (e.type !== E820_TYPE_RAM) continue;
-    let s = e.addr;
-    const end = e.addr + e.size;
-    // split_mem_range: 4K up to the first 2M boundary, 2M up to the first 1G, 1G, then back down.
-    const up = (x: number, a: number): number => Math.ceil(x / a) * a;
-    const down = (x: number, a: number): number => Math.floor(x / a) * a;
+  const up = (x: number, a: number): number => Math.ceil(x / a) * a;
+  const down = (x: number, a: number): number => Math.floor(x / a) * a;
+  const ISA_END = 0x100000;
+  out.k4 += ISA_END;
+  for (const r of ranges) {
+    let s = Math.max(r.start, ISA_END);
+    const end = r.end;
+    if (end <= s) continue;
     const m2s = Math.min(up(s, PMD_SIZE), end);
     out.k4 += m2s - s;
     s = m2s;
-    const g1s = Math.min(up(s, GiB), down(end, PMD_SIZE));
-    if (g1s > s) out.m2 += g1s - s;
-    s = Math.max(s, g1s);
-    const g1e = down(end, GiB);
-    if (g1e > s) {
-      out.g1 += g1e - s;
-      s = g1e;
-    }
-    const m2e = down(end, PMD_SIZE);
-    if (m2e > s) {
-      out.m2 += m2e - s;
-      s = m2e;
-    }
+    const g1s = Math.max(s, Math.min(up(s, GiB), down(end, PMD_SIZE)));
+    out.m2 += g1s - s;
+    s = g1s;
+    const g1e = Math.max(s, down(end, GiB));
+    out.g1 += g1e - s;
+    s = g1e;
+    const m2e = Math.max(s, down(end, PMD_SIZE));
+    out.m2 += m2e - s;
+    s = m2e;
     out.k4 += end - s;
   }
   return out;
@@ -85,7 +86,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
   const anon = v.global(NR_ANON_MAPPED);
   const filePages = v.global(NR_FILE_PAGES);
   const ht = src.hugetlb();
-  const dm = directMapSizes(src.e820);
+  const dm = directMapSizes(src.memRanges());
   let s = '';
   s += kb('MemTotal:', total);
   s += kb('MemFree:', free);
@@ -128,7 +129,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
   s += kb('VmallocUsed:', 0);
   s += kb('VmallocChunk:', 0);
   s += kb('Percpu:', 0);
-  s += kb('HardwareCorrupted:', 0);
+  s += `HardwareCorrupted: ${String(0).padStart(5)} kB\n`;
   s += kb('AnonHugePages:', v.global(NR_ANON_THPS));
   s += kb('ShmemHugePages:', v.global(NR_SHMEM_THPS));
   s += kb('ShmemPmdMapped:', 0);

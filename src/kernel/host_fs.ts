@@ -1,0 +1,176 @@
+/**
+ * The host's file layer: the VFS with tmpfs, devtmpfs, proc, sysfs and
+ * debugfs registered and mounted as a distribution's early boot mounts them,
+ * tmpfs pages served by the page allocator, and the /proc and /sys files
+ * rendered from the kernel's own counters.
+ */
+import { PAGE_SIZE } from '../lib/size.ts';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../uapi/fcntl.ts';
+import { Devtmpfs, register_mem_devices } from './fs/devtmpfs/index.ts';
+import { PseudoDir, register_pseudo_filesystems, type PseudoFilesystems } from './fs/pseudo/index.ts';
+import { ShmemFs, type ShmemMemory } from './fs/tmpfs/index.ts';
+import { Vfs, type File } from './fs/vfs/index.ts';
+import type { Host } from './host.ts';
+import { thp_vma_suitable } from './mm/huge_memory.ts';
+import { NUMA_NO_NODE } from './mm/memblock.ts';
+import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
+import { PMD_SIZE } from '../lib/size.ts';
+import { VM_ACCOUNT, type VmArea } from './mm/vm_area.ts';
+import { meminfo_proc_show, node_read_meminfo, type MeminfoSource } from './proc/meminfo.ts';
+import { proc_pid_cmdline, proc_pid_maps, proc_pid_model_faults, proc_pid_smaps, proc_pid_stat, proc_pid_status, type VmaFileInfo } from './proc/pid.ts';
+import { vmstat_show } from './proc/vmstat_show.ts';
+import type { Task } from './process.ts';
+import { format_cpulist, node_cpus, node_distance_show } from './sysfs/node.ts';
+import { thpAttributes } from './sysfs/thp.ts';
+
+/** The host's filesystems and the file operations the mm asks of them. */
+export interface HostFs {
+  vfs: Vfs;
+  shmem: ShmemFs;
+  devtmpfs: Devtmpfs;
+  pseudo: PseudoFilesystems;
+  memfd_create(name: string, flags: number): File;
+  shmem_zero_setup(vma: VmArea): void;
+  punch_hole(file: File, offset: number, len: number): void;
+}
+
+/** tmpfs pages come from the page allocator on the task's node and count as Shmem and Cached. */
+function shmemMemory(host: Host): ShmemMemory {
+  return {
+    alloc_page: () => {
+      const nid = host.current?.mm.homeNid ?? 0;
+      return host.kmem.allocUser(0, nid);
+    },
+    free_page: (pfn) => host.kmem.freeUser(pfn, 0),
+    clear_pages: (pfn, nr) => host.dram.clear_pages(pfn, nr),
+    read: (phys, len) => host.dram.read(phys, len),
+    write: (phys, data) => host.dram.write(phys, data),
+    mod_shmem: (delta) => {
+      // Shmem pages are accounted to node 0's counters when the node is not known per page.
+      const nid = host.current?.mm.homeNid ?? 0;
+      host.vmstat.mod(nid, NR_SHMEM, delta);
+      host.vmstat.mod(nid, NR_FILE_PAGES, delta);
+    },
+    totalram_pages: () => host.buddy.totalram_pages(),
+  };
+}
+
+/** Register, mount and populate every filesystem of a freshly booted host. */
+export function init_filesystems(host: Host): HostFs {
+  const vfs = new Vfs(() => host.clock.realtime());
+  const shmem = new ShmemFs(vfs, shmemMemory(host));
+  const pseudo = register_pseudo_filesystems(vfs);
+  const devtmpfs = new Devtmpfs(shmem);
+  register_mem_devices(shmem, devtmpfs);
+  const root = vfs.mount_root('tmpfs', 'mode=0755', 'rootfs');
+  for (const d of ['/proc', '/sys', '/dev', '/tmp', '/mnt']) vfs.mkdir(root, d, 0o755);
+  const nsne = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  vfs.do_mount(root, 'proc', '/proc', 'proc', nsne, '');
+  vfs.do_mount(root, 'sysfs', '/sys', 'sysfs', nsne, '');
+  vfs.do_mount(root, 'debugfs', '/sys/kernel/debug', 'debugfs', nsne, '');
+  vfs.do_mount(root, 'devtmpfs', '/dev', 'devtmpfs', MS_NOSUID, '');
+  vfs.do_mount(root, 'tmpfs', '/tmp', 'tmpfs', MS_NOSUID | MS_NODEV, '');
+  vfs.path_put(root);
+  populate_proc(host, pseudo.proc, vfs);
+  populate_sys(host, pseudo.sys);
+  return {
+    vfs,
+    shmem,
+    devtmpfs,
+    pseudo,
+    memfd_create: (name, flags) => shmem.memfd_create(name, flags),
+    shmem_zero_setup: (vma) => shmem.shmem_zero_setup(vma),
+    punch_hole: (file, offset, len) => vfs.fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len),
+  };
+}
+
+function meminfoSource(host: Host): MeminfoSource {
+  return {
+    buddy: host.buddy,
+    vmstat: host.vmstat,
+    memRanges: () => [...host.mem.memblock.mem_ranges(NUMA_NO_NODE)].map((r) => ({ start: r.start, end: r.end })),
+    committedPages: () => {
+      let pages = 0;
+      for (const t of host.tasks.values()) {
+        if (t.state === 'Z') continue;
+        for (const v of t.mm.vmas.vmas_in(0, Number.MAX_SAFE_INTEGER)) if (v.flags & VM_ACCOUNT) pages += v.size / PAGE_SIZE;
+      }
+      return pages + host.vmstat.global(NR_SHMEM);
+    },
+    hugetlb: () => ({ total: 0, free: 0, rsvd: 0, surp: 0, pageSize: PMD_SIZE, totalBytes: 0 }),
+  };
+}
+
+/** /proc: system files and one directory per task. */
+function populate_proc(host: Host, proc: PseudoDir, vfs: Vfs): void {
+  const src = meminfoSource(host);
+  proc.file('meminfo', { show: () => meminfo_proc_show(src) });
+  proc.file('vmstat', { show: () => vmstat_show(host.buddy, host.vmstat) });
+  proc.file('buddyinfo', { show: () => host.buddy.buddyinfo() });
+  proc.file('iomem', { show: () => host.mem.iomem.render() });
+  proc.file('cmdline', { show: () => host.params.raw + '\n' });
+  proc.file('mounts', { show: () => vfs.proc_mounts() });
+  proc.file('filesystems', { show: () => vfs.proc_filesystems() });
+  proc.file('uptime', {
+    show: () => {
+      const s = (host.clock.now() / 1e9).toFixed(2);
+      return `${s} ${s}\n`;
+    },
+  });
+  proc.symlink('self', () => String(host.current?.pid ?? 1));
+  const fileInfo: VmaFileInfo = (vma) => {
+    const f = vma.file as File | null;
+    if (!f) return null;
+    const inode = f.f_inode;
+    let path = vfs.d_path(f.f_path);
+    if (inode.i_nlink === 0 && !path.endsWith(' (deleted)')) path += ' (deleted)';
+    return { path, dev: inode.i_sb.s_dev, ino: inode.i_ino };
+  };
+  const pidDirs = new Map<number, PseudoDir>();
+  const pidDir = (t: Task): PseudoDir => {
+    let d = pidDirs.get(t.pid);
+    if (d) return d;
+    d = new PseudoDir(0o555);
+    d.file('cmdline', { show: () => proc_pid_cmdline(t) });
+    d.file('stat', { show: () => proc_pid_stat(t, 0) });
+    d.file('status', { show: () => proc_pid_status(t) });
+    d.file('maps', { show: () => (t.state === 'Z' ? '' : proc_pid_maps(t.mm, fileInfo)) });
+    d.file('smaps', { show: () => (t.state === 'Z' ? '' : proc_pid_smaps(t.mm, fileInfo, (v) => thp_vma_suitable(t.mm, v, v.start, PMD_SIZE))) });
+    d.file('model_faults', { show: () => proc_pid_model_faults(t) });
+    pidDirs.set(t.pid, d);
+    return d;
+  };
+  proc.setDynamic({
+    lookup: (name) => {
+      if (!/^[1-9]\d*$/.test(name)) return undefined;
+      const t = host.tasks.get(Number(name));
+      if (!t) {
+        pidDirs.delete(Number(name));
+        return undefined;
+      }
+      return pidDir(t);
+    },
+    list: () => [...host.tasks.keys()].sort((a, b) => a - b).map(String),
+  });
+}
+
+/** /sys: NUMA nodes and the THP switches. */
+function populate_sys(host: Host, sys: PseudoDir): void {
+  const m = host.machine;
+  const src = meminfoSource(host);
+  const ids = m.nodes.map((n) => n.id);
+  const nodeDir = sys.dir('devices/system/node');
+  nodeDir.file('online', { show: () => format_cpulist(ids) + '\n' });
+  nodeDir.file('possible', { show: () => format_cpulist(ids) + '\n' });
+  nodeDir.file('has_memory', { show: () => format_cpulist(ids) + '\n' });
+  nodeDir.file('has_normal_memory', { show: () => format_cpulist(ids) + '\n' });
+  nodeDir.file('has_cpu', { show: () => format_cpulist(ids.filter((id) => node_cpus(m, id).length > 0)) + '\n' });
+  for (const n of m.nodes) {
+    const d = nodeDir.dir(`node${n.id}`);
+    d.file('cpulist', { show: () => format_cpulist(node_cpus(m, n.id)) + '\n' });
+    d.file('distance', { show: () => node_distance_show(m, n.id) });
+    d.file('meminfo', { show: () => node_read_meminfo(src, n.id) });
+  }
+  const thpDir = sys.dir('kernel/mm/transparent_hugepage');
+  for (const [name, spec] of Object.entries(thpAttributes(host.kmem.thp))) thpDir.file(name, spec);
+}
