@@ -307,7 +307,18 @@ export class Task implements Syscalls {
   }
 
   store(addr: number, data: Uint8Array): void {
-    user_access(data.length, addr, (va, n, _out, off) => this.host.dram.write(this.translate(va, true), data.subarray(off, off + n)));
+    const dram = this.host.dram;
+    if (data.length === 1) {
+      dram.writeByte(this.translate(addr, true), data[0]!);
+      return;
+    }
+    let done = 0;
+    while (done < data.length) {
+      const va = addr + done;
+      const n = Math.min(PAGE_SIZE - (va % PAGE_SIZE), data.length - done);
+      dram.write(this.translate(va, true), data.subarray(done, done + n));
+      done += n;
+    }
   }
 
   /** force_sig_fault: a synchronous signal. SIGKILL (the OOM killer) ends the task at once. */

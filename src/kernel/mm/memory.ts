@@ -94,11 +94,12 @@ function __handle_mm_fault(mm: MmStruct, vma: VmArea, address: number, flags: nu
     return do_wp_page(mm, vma, address, entry);
   }
 
-  if (pt.is_none(address, PUD_LEVEL) && !vma.isAnonymous() && vma.vm_ops?.huge_fault && thp_vma_suitable(mm, vma, address, PUD_SIZE)) {
+  // Cheap VMA checks first: most faults are 4K and never look at the upper levels.
+  if (vma.vm_ops?.huge_fault && thp_vma_suitable(mm, vma, address, PUD_SIZE) && pt.is_none(address, PUD_LEVEL)) {
     const r = vma.vm_ops.huge_fault(newVmf(vma, address, flags, PUD_SIZE), 18);
     if (!(r & VM_FAULT_FALLBACK)) return r;
   }
-  if (pt.is_none(address, PMD_LEVEL) && thp_vma_suitable(mm, vma, address, PMD_SIZE)) {
+  if (thp_vma_suitable(mm, vma, address, PMD_SIZE) && pt.is_none(address, PMD_LEVEL)) {
     let r = VM_FAULT_FALLBACK;
     if (vma.isAnonymous()) r = do_huge_pmd_anonymous_page(mm, vma, address, flags);
     else if (vma.vm_ops?.huge_fault) r = vma.vm_ops.huge_fault(newVmf(vma, address, flags, PMD_SIZE), 9);

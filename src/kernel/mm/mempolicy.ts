@@ -22,7 +22,7 @@ export function get_vma_policy(mm: MmStruct, vma: VmArea): MemPolicy | null {
 /** policy_node + policy_nodemask for an allocation of 2^order pages at addr. */
 export function policy_node(mm: MmStruct, vma: VmArea, addr: number, order: number): NodeChoice {
   const pol = get_vma_policy(mm, vma);
-  if (!pol || pol.mode === MPOL_DEFAULT || pol.mode === MPOL_LOCAL) return { nid: mm.homeNid, nodemask: undefined };
+  if (!pol || pol.mode === MPOL_DEFAULT || pol.mode === MPOL_LOCAL) return mm.localChoice;
   switch (pol.mode) {
     case MPOL_PREFERRED:
       return { nid: pol.nodes[0]!, nodemask: undefined };

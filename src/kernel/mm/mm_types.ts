@@ -32,11 +32,15 @@ export class MmStruct {
   /** Set once exit_mmap has run. */
   dead = false;
 
+  /** The allocation choice of the default policy (kept so the fault path allocates no object). */
+  readonly localChoice: { readonly nid: number; readonly nodemask: undefined };
+
   constructor(
     readonly kmem: Kmem,
     /** The node the owning task runs on: default-policy allocations go here first. */
-    public homeNid: number,
+    readonly homeNid: number,
   ) {
+    this.localChoice = { nid: homeNid, nodemask: undefined };
     this.pgtables = new PageTables({
       alloc_table: () => kmem.allocPgtable(this.homeNid),
       free_table: (pfn) => kmem.freePgtable(pfn),
