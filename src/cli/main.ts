@@ -78,9 +78,10 @@ function parseShArgs(args: string[]): ShOptions {
 /** Run `dmemfs sh`: boot, run the shell, return its exit status. */
 function sh(args: string[]): number {
   const o = parseShArgs(args);
-  const scriptText = o.script && o.script !== '-' ? readFileSync(o.script, 'utf8') : null;
-  const interactive = scriptText === null && process.stdin.isTTY === true;
-  const lines = scriptText === null ? readStdinLines(interactive) : null;
+  const interactive = (o.script === null || o.script === '-') && process.stdin.isTTY === true;
+  // A script file, or all of a non-terminal standard input, runs as a script; a terminal is read line by line.
+  const scriptText = interactive ? null : o.script && o.script !== '-' ? readFileSync(o.script, 'utf8') : readFileSync(0, 'utf8');
+  const lines = interactive ? readStdinLines(true) : null;
   const host = Host.boot({ machine: o.machine, cmdline: o.cmdline });
   const shell = host.spawnConsoleTask('sh', {
     stdout: (s) => process.stdout.write(s),

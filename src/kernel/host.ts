@@ -13,7 +13,7 @@ import type { MachineDesc } from './boot/machine.ts';
 import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts';
 import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
-import { Kmem } from './mm/kmem.ts';
+import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
 import { MmStruct } from './mm/mm_types.ts';
 import type { MappedFile, VmArea } from './mm/vm_area.ts';
 import { VmStat } from './mm/vmstat.ts';
@@ -31,6 +31,9 @@ export interface BootOptions {
   /** Subsystems that declare kernel parameters before the command line is parsed. */
   registerParams?: ReadonlyArray<(params: KernelParams) => void>;
 }
+
+/** tty_nr of /dev/pts/0 (major 136, minor 0), the terminal console tasks run on. */
+const PTS0 = 136 * 256;
 
 /** First pid handed to user processes (boot-time daemons and kernel threads are not modelled). */
 export const FIRST_USER_PID = 1000;
@@ -58,10 +61,12 @@ export class Host {
 
   private constructor(readonly machine: MachineDesc, opts: BootOptions) {
     this.log.info('Linux version 6.18.0-dmemfs (dmemfs model) #1 SMP PREEMPT_DYNAMIC');
+    const thp = defaultThpSettings();
+    this.params.setup('transparent_hugepage=', (v) => setup_transparent_hugepage(thp, v, (m) => this.log.warn(m)));
     for (const reg of opts.registerParams ?? []) reg(this.params);
     this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, opts.reserveHooks ?? []);
     this.vmstat = new VmStat(machine.nodes.length);
-    this.kmem = new Kmem(this.mem.buddy, this.dram, this.vmstat, (pfn) => this.pfn_to_nid(pfn));
+    this.kmem = new Kmem(this.mem.buddy, this.dram, this.vmstat, (pfn) => this.pfn_to_nid(pfn), thp);
     // empty_zero_page lives in the kernel's bss, which is reserved memory.
     this.kmem.zeroPfn = pfnOf(this.mem.kernel.bss[0]);
     this.clock.advance(100_000_000);
@@ -123,6 +128,7 @@ export class Host {
   spawnConsoleTask(comm: string, io: { stdout: (s: string) => void; stderr: (s: string) => void; input?: string }): Task {
     const t = this.newTask(this.init, new MmStruct(this.kmem, 0), this.vfs.rootPath(), comm);
     t.argv = [comm];
+    t.tty = PTS0;
     const dec = new TextDecoder();
     const con = (out: (s: string) => void, input?: string): File =>
       this.vfs.create_console({ write: (d) => out(dec.decode(d)), ...(input !== undefined ? { input } : {}) });

@@ -42,6 +42,8 @@ export class Task implements Syscalls {
   readonly fds: (File | null)[] = [];
   readonly children = new Set<Task>();
   readonly startTimeNs: number;
+  /** Controlling terminal as tty_nr (new_encode_dev), 0 for none; pts/0 is 34816. */
+  tty = 0;
 
   constructor(
     readonly host: Host,
@@ -334,6 +336,7 @@ export class Task implements Syscalls {
   fork(): Task {
     const child = this.host.newTask(this, dup_mmap(this.mm, this.mm.homeNid), this.cwd, this.comm);
     child.argv = this.argv;
+    child.tty = this.tty;
     for (let fd = 0; fd < this.fds.length; fd++) {
       const f = this.fds[fd] ?? null;
       f?.get();

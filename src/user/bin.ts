@@ -24,6 +24,7 @@ import { stat } from './coreutils/stat.ts';
 import { tr } from './coreutils/tr.ts';
 import { truncate } from './coreutils/truncate.ts';
 import { wc } from './coreutils/wc.ts';
+import { memtouch } from './memtouch.ts';
 import type { Program } from './program.ts';
 import { makeShProgram } from './sh/shell.ts';
 
@@ -43,6 +44,7 @@ export const BIN = new Map<string, Program>([
   ['head', head],
   ['kill', kill],
   ['ls', ls],
+  ['memtouch', memtouch],
   ['mkdir', mkdir],
   ['mount', mount],
   ['mv', mv],

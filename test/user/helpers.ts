@@ -42,9 +42,10 @@ export interface ShResult {
 
 /** Run `script` non-interactively on a fresh (or given) fake kernel. */
 export function sh(script: string, k = new FakeKernel()): ShResult {
+  const [o, e, t] = [k.out.length, k.err.length, k.tty.length];
   const sys = k.spawn();
   const status = runShell(sys, { script, bin: TEST_BIN });
-  return { status, out: k.out, err: k.err, tty: k.tty, k };
+  return { status, out: k.out.slice(o), err: k.err.slice(e), tty: k.tty.slice(t), k };
 }
 
 /** Run lines interactively. */

@@ -162,16 +162,16 @@ describe('signals and held processes', () => {
   it('a program that parks itself is a background job; kill reaps it later', () => {
     const k = new FakeKernel();
     const r = sh('hold; echo $?; ps', k);
-    expect(r.out).toMatch(/^0\n    PID TTY          TIME CMD\n {4}100 pts\/0    00:00:02 sh\n {4}101 pts\/0    00:00:02 hold\n {4}102 pts\/0    00:00:02 ps\n$/);
-    const r2 = sh('hold; kill 104; echo $?; kill 104', new FakeKernel());
+    expect(r.out).toBe('0\n    PID TTY          TIME CMD\n    100 pts/0    00:00:02 sh\n    101 pts/0    00:00:02 hold\n    102 pts/0    00:00:02 ps\n');
+    const r2 = sh('hold; kill 101; echo $?; kill 101', new FakeKernel());
     expect(r2.out).toBe('0\n');
-    expect(r2.err).toBe('kill: (104) - No such process\n');
+    expect(r2.err).toBe('kill: (101) - No such process\n');
   });
 });
 
 describe('compound commands and builtins', () => {
   it('if/elif/else, while, for, break, continue', () => {
-    const r = sh('for i in 1 2 3 4; do if [ $i -eq 2 ]; then continue; elif [ $i = 4 ]; then break; fi; echo $i; done\nn=0; while [ $n -lt 2 ]; do echo w$n; n=$(seq 1 1 | wc -l); done');
+    const r = sh('for i in 1 2 3 4; do if [ $i -eq 2 ]; then continue; elif [ $i = 4 ]; then break; fi; echo $i; done\nn=0; while [ $n -lt 2 ]; do echo w$n; n=$(seq 2 | wc -l); done');
     expect(r.out).toBe('1\n3\nw0\n');
   });
 
@@ -206,5 +206,21 @@ describe('interactive mode', () => {
     expect(r.out).toBe('# hi\n# > > in\n# # # ');
     expect(r.err).toBe("sh: nosuch: command not found\nsh: syntax error near unexpected token `;;'\nexit\n");
     expect(r.status).toBe(3);
+  });
+});
+
+describe('background jobs', () => {
+  it('`prog &` runs now, $! is its pid, and it is reaped silently', () => {
+    const r = sh('echo bg & echo $!; hold & echo $!; kill $!; echo done');
+    expect(r.out).toBe('bg\n101\n102\ndone\n');
+    expect(r.err).toBe('');
+  });
+
+  it('a parked foreground program becomes $!', () => {
+    expect(sh('hold; kill $! && echo killed').out).toBe('killed\n');
+  });
+
+  it('a builtin writing to a closed stdout reports a write error', () => {
+    expect(sh('echo x >&-; echo $?').err).toBe('sh: line 1: echo: write error: Bad file descriptor\n');
   });
 });

@@ -23,13 +23,30 @@ export interface ThpSettings {
   use_zero_page: boolean;
 }
 
+/** The distribution default: THP always on, defrag on madvise, huge zero page used. */
+export function defaultThpSettings(): ThpSettings {
+  return { enabled: 'always', defrag: 'madvise', use_zero_page: true };
+}
+
+/**
+ * setup_transparent_hugepage, the `transparent_hugepage=` boot parameter
+ * (mm/huge_memory.c): always, madvise or never; anything else is ignored with a warning.
+ */
+export function setup_transparent_hugepage(thp: ThpSettings, str: string, warn: (msg: string) => void): boolean {
+  if (str === 'always' || str === 'madvise' || str === 'never') {
+    thp.enabled = str;
+    return true;
+  }
+  warn('transparent_hugepage= cannot parse, ignored');
+  return false;
+}
+
 /** The memory-management globals of one host. */
 export class Kmem {
   /** The frame of empty_zero_page (mapped for read faults on anonymous memory). */
   zeroPfn = -1;
   /** The head frame of the huge zero folio, allocated on first use; -1 until then. */
   hugeZeroPfn = -1;
-  readonly thp: ThpSettings = { enabled: 'always', defrag: 'madvise', use_zero_page: true };
   /** Map counts of anonymous pages, shared by every mm of the host. */
   readonly anon: AnonPages;
 
@@ -39,6 +56,7 @@ export class Kmem {
     readonly vmstat: VmStat,
     /** Node of each pfn for accounting (page_to_nid). */
     readonly pfnToNid: (pfn: number) => number,
+    readonly thp: ThpSettings = defaultThpSettings(),
   ) {
     this.anon = new AnonPages(vmstat, pfnToNid, (pfn, order) => this.freeUser(pfn, order));
   }

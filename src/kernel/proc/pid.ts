@@ -71,7 +71,7 @@ export function proc_pid_stat(t: Task, bootNs: number): string {
   const mm = t.mm;
   const dead = t.state === 'Z';
   const fields = [
-    t.pid, `(${t.comm})`, state, t.parent?.pid ?? 0, t.pid, t.parent?.pid ?? t.pid, 34816, t.pid, 4194560,
+    t.pid, `(${t.comm})`, state, t.parent?.pid ?? 0, t.pid, t.parent?.pid ?? t.pid, t.tty, t.tty ? t.pid : -1, 4194560,
     dead ? 0 : mm.minflt, 0, dead ? 0 : mm.majflt, 0, 0, 0, 0, 0, 20, 0, 1, 0, ticks(t.startTimeNs - bootNs),
     dead ? 0 : vmaSize(mm), dead ? 0 : rssPages(t), '18446744073709551615', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, dead ? t.exitStatus : 0,
@@ -168,8 +168,11 @@ export function proc_pid_smaps(mm: MmStruct, info: VmaFileInfo, thpEligible: (vm
       c.rss += size;
       c.pss += size / mapcount;
       if (dirty) c.pssDirty += size / mapcount;
-      if (mapcount > 1) dirty ? (c.sharedDirty += size) : (c.sharedClean += size);
-      else dirty ? (c.privateDirty += size) : (c.privateClean += size);
+      if (mapcount > 1) {
+        if (dirty) c.sharedDirty += size;
+        else c.sharedClean += size;
+      } else if (dirty) c.privateDirty += size;
+      else c.privateClean += size;
       if (f & _PAGE_ACCESSED) c.referenced += size;
       if (anon) c.anon += size;
       if (anon && level === PMD_LEVEL) c.anonHuge += size;

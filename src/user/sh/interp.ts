@@ -5,15 +5,15 @@
  * wait4 for its status. Builtins run in the shell's own process.
  */
 import { Errno } from '../../lib/errno.ts';
-import { SIGINT, SIGPIPE, strsignal } from '../../uapi/signal.ts';
-import { WNOHANG, wexitstatus, wifsignaled, wtermsig, type Syscalls } from '../../uapi/syscalls.ts';
-import { readAll, start, writeStr, type Program } from '../program.ts';
+import type { Syscalls } from '../../uapi/syscalls.ts';
+import { readAll, writeStr, type Program } from '../program.ts';
 import type { AndOr, Command, List, Pipeline, SimpleCommand } from './ast.ts';
 import { BUILTINS } from './builtins.ts';
-import { expandFields, expandWord, expandWords, type ExpandHost } from './expand.ts';
+import { expandWord, expandWords, type ExpandHost } from './expand.ts';
 import { ShSyntaxError } from './lexer.ts';
 import { Parser } from './parser.ts';
 import { ExitShell, LoopControl } from './control.ts';
+import { execProgram, reapBackground, waitChild } from './exec.ts';
 import { applyRedirs, restoreRedirs, type ExpandedRedir } from './redir.ts';
 
 /** What stays the same in every subshell of one shell. */
@@ -239,15 +239,19 @@ export class Shell implements ExpandHost {
   /** `cmd &`: run to completion in a child that nobody waits for now (reaped later). */
   private runBackground(ao: AndOr): void {
     const child = this.sys.fork();
-    const sub = this.subshell(child);
-    let st: number;
-    try {
-      st = sub.runAndOr(ao);
-    } catch (e) {
-      if (!(e instanceof ExitShell)) throw e;
-      st = e.status;
+    const only = ao.rest.length === 0 && !ao.first.negate && ao.first.cmds.length === 1 ? ao.first.cmds[0] : undefined;
+    if (only) this.runInChild(child, only); // `prog &` execs prog in the child, so $! is its pid
+    else {
+      const sub = this.subshell(child);
+      let st: number;
+      try {
+        st = sub.runAndOr(ao);
+      } catch (e) {
+        if (!(e instanceof ExitShell)) throw e;
+        st = e.status;
+      }
+      child.exit(st);
     }
-    child.exit(st);
     this.lastBg = child.getpid();
     this.status = 0;
   }
@@ -262,7 +266,7 @@ export class Shell implements ExpandHost {
    * pipeline stage) a program is exec'd in this process and EXECED returned.
    */
   private runSimple(cmd: SimpleCommand, inPlace: boolean): number {
-    this.reapBackground();
+    reapBackground(this.sys);
     this.lineno = cmd.line;
     this.subStatus = undefined;
     const argv = expandWords(cmd.words, this);
@@ -280,83 +284,37 @@ export class Shell implements ExpandHost {
       const old = assigns.map(([k]) => [k, this.vars.get(k)] as const);
       for (const [k, v] of assigns) this.vars.set(k, v);
       try {
-        return this.withExpandedRedirs(redirs, () => builtin(this, argv));
+        return this.withExpandedRedirs(redirs, () => this.runBuiltin(builtin, argv));
       } finally {
         for (const [k, v] of old) if (v === undefined) this.vars.delete(k);
         else this.vars.set(k, v);
       }
     }
     if (inPlace) {
-      this.execProgram(this.sys, argv, assigns, redirs);
+      execProgram(this, this.sys, argv, assigns, redirs);
       return EXECED;
     }
     const child = this.sys.fork();
-    this.execProgram(child, argv, assigns, redirs);
+    execProgram(this, child, argv, assigns, redirs);
     return this.waitChild(child.getpid());
   }
 
-  /** In the child `proc`: redirect, execve, run the program; always ends or parks `proc`. */
-  private execProgram(proc: Syscalls, argv: string[], assigns: readonly (readonly [string, string])[], redirs: ExpandedRedir[]): void {
-    const name = argv[0]!;
-    if (!applyRedirs(proc, redirs, false, (m) => this.err(m, proc)).ok) return proc.exit(1);
-    const program = this.lookup(name);
-    if (!program) {
-      this.err(`${name}: ${name.includes('/') ? 'No such file or directory' : 'command not found'}`, proc);
-      return proc.exit(127);
-    }
-    const env = new Map<string, string>();
-    for (const k of this.exported) {
-      const v = this.vars.get(k);
-      if (v !== undefined) env.set(k, v);
-    }
-    for (const [k, v] of assigns) env.set(k, v);
+  /** A builtin; a failed write (stdout closed, say) is reported as bash does. */
+  private runBuiltin(builtin: (sh: Shell, argv: string[]) => number, argv: string[]): number {
     try {
-      proc.execve(name.includes('/') ? name : `/bin/${name}`, argv);
+      return builtin(this, argv);
     } catch (e) {
       if (!(e instanceof Errno)) throw e;
-      this.err(`${name}: ${e.strerror}`, proc);
-      return proc.exit(e.code === 'ENOENT' ? 127 : 126);
+      this.err(`${argv[0]}: write error: ${e.strerror}`);
+      return 1;
     }
-    start(guarded(program, name), { sys: proc, argv, env });
   }
 
-  private lookup(name: string): Program | undefined {
-    if (!name.includes('/')) return this.cfg.bin.get(name);
-    const m = /^\/(?:usr\/)?s?bin\/([^/]+)$/.exec(name);
-    return m ? this.cfg.bin.get(m[1]!) : undefined;
-  }
-
-  /**
-   * wait4 for a child and decode its status. A child still alive (parked in
-   * pause()) counts as a background job with status 0. A child killed by a
-   * signal gets bash's report: the signal's description on stderr, $? = 128+N.
-   */
+  /** wait4 for a child and decode its status (see exec.ts); a child left parked becomes `$!`. */
   waitChild(pid: number): number {
-    let r;
-    try {
-      r = this.sys.wait4(pid, WNOHANG);
-    } catch (e) {
-      if (e instanceof Errno && e.code === 'ECHILD') return 0;
-      throw e;
-    }
-    if (r.pid === 0) return 0;
-    if (wifsignaled(r.status)) {
-      const sig = wtermsig(r.status);
-      if (sig !== SIGPIPE && sig !== SIGINT) writeStr(this.sys, 2, `${strsignal(sig)}\n`);
-      return 128 + sig;
-    }
-    return wexitstatus(r.status);
-  }
-
-  /** Silently collect background children that have ended. */
-  private reapBackground(): void {
-    for (;;) {
-      try {
-        if (this.sys.wait4(-1, WNOHANG).pid === 0) return;
-      } catch {
-        return;
-      }
-    }
+    return waitChild(this.sys, pid, (alive) => {
+      this.lastBg = alive;
+    });
   }
 
   /** Run `fn` with a compound command's redirections applied to this process, then undo them. */
@@ -437,25 +395,4 @@ export class Shell implements ExpandHost {
     this.status = this.subStatus;
     return out.replace(/\n+$/, '');
   }
-
-  /** Expand one word into fields (for builtins that need it). */
-  fields(word: Parameters<typeof expandFields>[0]): string[] {
-    return expandFields(word, this);
-  }
-}
-
-/**
- * A program whose uncaught Errno ends it with a message and status 1, the way
- * an unchecked libc error would surface; Signals pass through to start().
- */
-function guarded(program: Program, name: string): Program {
-  return (ctx) => {
-    try {
-      return program(ctx);
-    } catch (e) {
-      if (!(e instanceof Errno)) throw e;
-      writeStr(ctx.sys, 2, `${name}: ${e.strerror}\n`);
-      return 1;
-    }
-  };
 }
