@@ -21,7 +21,7 @@ Sizes take K, M, G, T suffixes (powers of 1024). Defaults: --mem 64G --nodes 1 -
 `;
 
 /** Thrown for a bad command line; main prints it and exits 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 interface ShOptions {
   machine: MachineDesc;
@@ -75,22 +75,37 @@ function parseShArgs(args: string[]): ShOptions {
   return { machine, cmdline, script };
 }
 
-/** Run `dmemfs sh`: boot, run the shell, return its exit status. */
-function sh(args: string[]): number {
+/** Where a shell session's output goes and where its commands come from. */
+export interface ShIo {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  /** Script text; null reads the terminal line by line. */
+  script: string | null;
+  readLine?: () => string | null;
+}
+
+/** Boot a host from `dmemfs sh` arguments and run a shell session on it; returns its exit status. */
+export function runSh(args: string[], io: ShIo): number {
   const o = parseShArgs(args);
-  const interactive = (o.script === null || o.script === '-') && process.stdin.isTTY === true;
-  // A script file, or all of a non-terminal standard input, runs as a script; a terminal is read line by line.
-  const scriptText = interactive ? null : o.script && o.script !== '-' ? readFileSync(o.script, 'utf8') : readFileSync(0, 'utf8');
-  const lines = interactive ? readStdinLines(true) : null;
   const host = Host.boot({ machine: o.machine, cmdline: o.cmdline });
-  const shell = host.spawnConsoleTask('sh', {
+  const shell = host.spawnConsoleTask('sh', { stdout: io.stdout, stderr: io.stderr });
+  return runShell(shell, {
+    script: io.script ?? undefined,
+    interactive: io.script === null,
+    readLine: io.readLine,
+  });
+}
+
+/** `dmemfs sh`: a script file, all of a non-terminal standard input, or a terminal read line by line. */
+function sh(args: string[]): number {
+  const script = parseShArgs(args).script;
+  const interactive = (script === null || script === '-') && process.stdin.isTTY === true;
+  const text = interactive ? null : script && script !== '-' ? readFileSync(script, 'utf8') : readFileSync(0, 'utf8');
+  return runSh(args, {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
-  });
-  return runShell(shell, {
-    script: scriptText ?? undefined,
-    interactive,
-    readLine: lines ?? undefined,
+    script: text,
+    ...(interactive ? { readLine: readStdinLines(true) } : {}),
   });
 }
 

@@ -73,7 +73,7 @@ export class Host {
     this.fs = init_filesystems(this);
     this.free_initmem();
     const initMm = new MmStruct(this.kmem, 0);
-    this.init = new Task(this, 1, null, initMm, this.fs.vfs.rootPath(), 'init');
+    this.init = new Task(this, 1, null, initMm, this.vfs.path_get(this.vfs.rootPath()), 'init');
     this.init.argv = ['/sbin/init'];
     this.init.state = 'S';
     this.tasks.set(1, this.init);

@@ -206,7 +206,9 @@ export class Task implements Syscalls {
   }
 
   chdir(path: string): void {
-    this.cwd = this.vfs.chdir(this.cwd, path);
+    const old = this.cwd;
+    this.cwd = this.vfs.chdir(old, path);
+    this.host.vfs.path_put(old);
   }
 
   getcwd(): string {
@@ -367,6 +369,7 @@ export class Task implements Syscalls {
       this.fds[fd] = null;
       f?.fput();
     }
+    this.host.vfs.path_put(this.cwd);
     this.state = 'Z';
     this.exitStatus = waitStatus;
     for (const c of this.children) this.host.reparent(c);

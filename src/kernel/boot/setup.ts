@@ -204,7 +204,7 @@ function buildIomem(iomem: ResourceTree, e820: E820Table, k: KernelLayout): void
   const add = (name: string, [s, e]: [number, number]): void => void iomem.insert(new Resource(name, s, e - 1));
   add('Kernel code', k.text);
   add('Kernel rodata', k.rodata);
-  add('Kernel data', [k.data[0], k.init[1]]);
+  add('Kernel data', k.data);
   add('Kernel bss', k.bss);
 }
 
