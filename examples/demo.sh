@@ -1,31 +1,37 @@
-# A tour of the simulated host: what boot left us, then memory at work.
-echo "== the kernel command line and the memory it found"
+# A tour of a simulated 64 GiB, two-node host (npm start boots it and runs this).
+echo "== boot: struct pages take 64 B per 4 KiB frame (1 GiB here), counted in 'reserved'"
 cat /proc/cmdline
-dmesg | grep -E 'Memory:|Zone ranges|Normal|Freeing'
-grep -E '^(MemTotal|MemFree|AnonPages|AnonHugePages|PageTables):' /proc/meminfo
+dmesg | grep -E 'Memory:|Initmem setup|Freeing unused'
+grep -E '^(MemTotal|MemFree|PageTables):' /proc/meminfo
+free -h
 
-echo "== NUMA nodes"
-cat /sys/devices/system/node/online
-cat /sys/devices/system/node/node0/distance
+echo "== NUMA: nodes online, node 1's distances and CPUs"
+cat /sys/devices/system/node/online /sys/devices/system/node/node1/distance /sys/devices/system/node/node1/cpulist
 
-echo "== 64 MiB of anonymous memory, touched with transparent huge pages, then without"
+echo "== 64 MiB of anonymous memory: with THP (32 x 2M faults), then without (16384 x 4K)"
 memtouch --anon --size 64M
 memtouch --anon --size 64M --no-thp
+echo "   reading untouched memory maps the (huge) zero page and uses none:"
+memtouch --anon --size 64M --read
 
-echo "== a tmpfs file, mapped shared and filled, then checked"
+echo "== a tmpfs file, filled through a shared mapping, then verified by another process"
 mount -t tmpfs -o size=1G tmpfs /mnt
 memtouch --file /mnt/data --create --size 8M --fill 0x5a
 memtouch --file /mnt/data --size 8M --read --verify 0x5a
-df -B 1M /mnt
-ls -l /mnt
+df -h /mnt
+grep -E '^(Shmem|Cached):' /proc/meminfo
 
-echo "== a process holding its memory, as ps and /proc see it"
+echo "== a process holding 256 MiB, as ps and /proc see it, until it is killed"
 memtouch --anon --size 256M --hold
 ps
 grep -E '^(AnonPages|AnonHugePages|PageTables):' /proc/meminfo
+grep -E '^(Size|Rss|AnonHugePages):' /proc/$!/smaps
 kill $!
 grep -E '^(AnonPages|AnonHugePages):' /proc/meminfo
 
-echo "== errors look like the real tools'"
-truncate -s 1M /proc/meminfo
-memtouch --file /mnt/missing --size 4K
+echo "== errors read as the real tools print them"
+memtouch --file /mnt/data --size 8M --offset 100
+memtouch --file /mnt/data --size 16M --read
+echo "exit status $? = 128 + SIGBUS"
+truncate -s 1M /proc/nonexistent
+umount /mnt && echo "unmounted /mnt"

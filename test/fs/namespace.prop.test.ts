@@ -123,7 +123,8 @@ class Model {
     const end = Math.max(n.data.length, data.length ? off + data.length : 0);
     const d = new Uint8Array(end);
     d.set(n.data);
-    d.set(data, off);
+    // A zero-length write at any offset changes nothing (and must not extend the file).
+    if (data.length) d.set(data, off);
     n.data = d;
     return 'ok';
   }
