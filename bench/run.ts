@@ -12,9 +12,11 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, MADV_NOHUGEPAGE, PROT_READ, PROT_WRITE } fr
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/** JS heap plus typed-array buffers (which live outside the heap). */
 function heap(): number {
   gc?.();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 function faults(label: string, bytes: number, thp: boolean, rounds = 3): string {
@@ -37,6 +39,7 @@ function faults(label: string, bytes: number, thp: boolean, rounds = 3): string 
 }
 
 function boot(label: string, mem: number, nodes: number): string {
+  Host.boot({ machine: machineFromFlags({ mem: 4 * GiB, nodes: 1 }) }); // warm the code paths
   const before = heap();
   const t0 = performance.now();
   const host = Host.boot({ machine: machineFromFlags({ mem, nodes }) });
