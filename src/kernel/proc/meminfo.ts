@@ -75,53 +75,89 @@ export function directMapSizes(ranges: Iterable<{ start: number; end: number }>)
   return out;
 }
 
+/** Counter lookups for one node, or summed over all nodes (nid null). */
+function reader(v: VmStat, nid: number | null): (item: number) => number {
+  return nid === null ? (item) => v.global(item) : (item) => v.nodeValue(nid, item);
+}
+
+/**
+ * The LRU lines both files print in the same order. Without reclaim the model
+ * keeps every anonymous and shmem page on the active anon list.
+ */
+function lruLines(get: (item: number) => number): [string, number][] {
+  const anonLru = get(NR_ANON_MAPPED) + get(NR_SHMEM);
+  return [
+    ['Active:', anonLru],
+    ['Inactive:', 0],
+    ['Active(anon):', anonLru],
+    ['Inactive(anon):', 0],
+    ['Active(file):', get(NR_FILE_PAGES) - get(NR_SHMEM)],
+    ['Inactive(file):', 0],
+    ['Unevictable:', 0],
+    ['Mlocked:', 0],
+  ];
+}
+
+/** The transparent-huge-page lines both files print in the same order. */
+function thpLines(get: (item: number) => number): [string, number][] {
+  return [
+    ['AnonHugePages:', get(NR_ANON_THPS)],
+    ['ShmemHugePages:', get(NR_SHMEM_THPS)],
+    ['ShmemPmdMapped:', 0],
+    ['FileHugePages:', get(NR_FILE_THPS)],
+    ['FilePmdMapped:', 0],
+  ];
+}
+
+/** The slab lines (slab is not modelled). */
+const SLAB_LINES: [string, number][] = [
+  ['KReclaimable:', 0],
+  ['Slab:', 0],
+  ['SReclaimable:', 0],
+  ['SUnreclaim:', 0],
+];
+
+/** The page-table and legacy-writeback lines both files print in the same order. */
+function tableLines(get: (item: number) => number): [string, number][] {
+  return [
+    ['PageTables:', get(NR_PAGETABLE)],
+    ['SecPageTables:', get(NR_SECONDARY_PAGETABLE)],
+    ['NFS_Unstable:', 0],
+    ['Bounce:', 0],
+    ['WritebackTmp:', 0],
+  ];
+}
+
 /** /proc/meminfo. */
 export function meminfo_proc_show(src: MeminfoSource): string {
-  const v = src.vmstat;
+  const get = reader(src.vmstat, null);
   const b = src.buddy;
   const total = b.totalram_pages();
   const free = b.nr_free_pages();
-  const avail = Math.max(0, free - b.totalreserve_pages);
-  const shmem = v.global(NR_SHMEM);
-  const anon = v.global(NR_ANON_MAPPED);
-  const filePages = v.global(NR_FILE_PAGES);
   const ht = src.hugetlb();
   const dm = directMapSizes(src.memRanges());
-  let s = '';
-  s += kb('MemTotal:', total);
-  s += kb('MemFree:', free);
-  s += kb('MemAvailable:', avail);
-  s += kb('Buffers:', 0);
-  s += kb('Cached:', filePages);
-  s += kb('SwapCached:', 0);
-  // Without reclaim the model keeps every anonymous and shmem page on the active anon list.
-  s += kb('Active:', anon + shmem);
-  s += kb('Inactive:', 0);
-  s += kb('Active(anon):', anon + shmem);
-  s += kb('Inactive(anon):', 0);
-  s += kb('Active(file):', filePages - shmem);
-  s += kb('Inactive(file):', 0);
-  s += kb('Unevictable:', 0);
-  s += kb('Mlocked:', 0);
-  s += kb('SwapTotal:', 0);
-  s += kb('SwapFree:', 0);
-  s += kb('Zswap:', 0);
-  s += kb('Zswapped:', 0);
-  s += kb('Dirty:', 0);
-  s += kb('Writeback:', 0);
-  s += kb('AnonPages:', anon);
-  s += kb('Mapped:', v.global(NR_FILE_MAPPED));
-  s += kb('Shmem:', shmem);
-  s += kb('KReclaimable:', 0);
-  s += kb('Slab:', 0);
-  s += kb('SReclaimable:', 0);
-  s += kb('SUnreclaim:', 0);
-  s += kbBytes('KernelStack:', v.global(NR_KERNEL_STACK_KB));
-  s += kb('PageTables:', v.global(NR_PAGETABLE));
-  s += kb('SecPageTables:', v.global(NR_SECONDARY_PAGETABLE));
-  s += kb('NFS_Unstable:', 0);
-  s += kb('Bounce:', 0);
-  s += kb('WritebackTmp:', 0);
+  const pages: [string, number][] = [
+    ['MemTotal:', total],
+    ['MemFree:', free],
+    ['MemAvailable:', Math.max(0, free - b.totalreserve_pages)],
+    ['Buffers:', 0],
+    ['Cached:', get(NR_FILE_PAGES)],
+    ['SwapCached:', 0],
+    ...lruLines(get),
+    ['SwapTotal:', 0],
+    ['SwapFree:', 0],
+    ['Zswap:', 0],
+    ['Zswapped:', 0],
+    ['Dirty:', 0],
+    ['Writeback:', 0],
+    ['AnonPages:', get(NR_ANON_MAPPED)],
+    ['Mapped:', get(NR_FILE_MAPPED)],
+    ['Shmem:', get(NR_SHMEM)],
+    ...SLAB_LINES,
+  ];
+  let s = pages.map(([l, n]) => kb(l, n)).join('');
+  s += kbBytes('KernelStack:', get(NR_KERNEL_STACK_KB));
+  s += tableLines(get).map(([l, n]) => kb(l, n)).join('');
   // vm_commit_limit() with overcommit_ratio 50 and no swap; hugetlb pages are excluded.
   s += kb('CommitLimit:', Math.floor(((total - ht.totalBytes / PAGE_SIZE) * 50) / 100));
   s += kb('Committed_AS:', src.committedPages());
@@ -130,11 +166,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
   s += kb('VmallocChunk:', 0);
   s += kb('Percpu:', 0);
   s += `HardwareCorrupted: ${String(0).padStart(5)} kB\n`;
-  s += kb('AnonHugePages:', v.global(NR_ANON_THPS));
-  s += kb('ShmemHugePages:', v.global(NR_SHMEM_THPS));
-  s += kb('ShmemPmdMapped:', 0);
-  s += kb('FileHugePages:', v.global(NR_FILE_THPS));
-  s += kb('FilePmdMapped:', 0);
+  s += thpLines(get).map(([l, n]) => kb(l, n)).join('');
   s += kb('CmaTotal:', 0);
   s += kb('CmaFree:', 0);
   s += `HugePages_Total:   ${String(ht.total).padStart(5)}\n`;
@@ -151,48 +183,26 @@ export function meminfo_proc_show(src: MeminfoSource): string {
 
 /** /sys/devices/system/node/nodeN/meminfo. */
 export function node_read_meminfo(src: MeminfoSource, nid: number): string {
-  const v = src.vmstat;
+  const get = reader(src.vmstat, nid);
   const total = src.buddy.node_managed_pages(nid);
   const free = src.buddy.node_free_pages(nid);
-  const anon = v.nodeValue(nid, NR_ANON_MAPPED);
-  const shmem = v.nodeValue(nid, NR_SHMEM);
-  const file = v.nodeValue(nid, NR_FILE_PAGES);
-  const line = (label: string, pages: number): string =>
-    `Node ${nid} ${label.padEnd(16)}${String(Math.round((pages * PAGE_SIZE) / 1024)).padStart(8)} kB\n`;
-  let s = '';
-  s += line('MemTotal:', total);
-  s += line('MemFree:', free);
-  s += line('MemUsed:', total - free);
-  s += line('SwapCached:', 0);
-  s += line('Active:', anon + shmem);
-  s += line('Inactive:', 0);
-  s += line('Active(anon):', anon + shmem);
-  s += line('Inactive(anon):', 0);
-  s += line('Active(file):', file - shmem);
-  s += line('Inactive(file):', 0);
-  s += line('Unevictable:', 0);
-  s += line('Mlocked:', 0);
-  s += line('Dirty:', 0);
-  s += line('Writeback:', 0);
-  s += line('FilePages:', file);
-  s += line('Mapped:', v.nodeValue(nid, NR_FILE_MAPPED));
-  s += line('AnonPages:', anon);
-  s += line('Shmem:', shmem);
-  s += `Node ${nid} ${'KernelStack:'.padEnd(16)}${String(v.nodeValue(nid, NR_KERNEL_STACK_KB)).padStart(8)} kB\n`;
-  s += line('PageTables:', v.nodeValue(nid, NR_PAGETABLE));
-  s += line('SecPageTables:', v.nodeValue(nid, NR_SECONDARY_PAGETABLE));
-  s += line('NFS_Unstable:', 0);
-  s += line('Bounce:', 0);
-  s += line('WritebackTmp:', 0);
-  s += line('KReclaimable:', 0);
-  s += line('Slab:', 0);
-  s += line('SReclaimable:', 0);
-  s += line('SUnreclaim:', 0);
-  s += line('AnonHugePages:', v.nodeValue(nid, NR_ANON_THPS));
-  s += line('ShmemHugePages:', v.nodeValue(nid, NR_SHMEM_THPS));
-  s += line('ShmemPmdMapped:', 0);
-  s += line('FileHugePages:', v.nodeValue(nid, NR_FILE_THPS));
-  s += line('FilePmdMapped:', 0);
+  const line = (label: string, pages: number): string => `Node ${nid} ${kb(label, pages)}`;
+  const pages: [string, number][] = [
+    ['MemTotal:', total],
+    ['MemFree:', free],
+    ['MemUsed:', total - free],
+    ['SwapCached:', 0],
+    ...lruLines(get),
+    ['Dirty:', 0],
+    ['Writeback:', 0],
+    ['FilePages:', get(NR_FILE_PAGES)],
+    ['Mapped:', get(NR_FILE_MAPPED)],
+    ['AnonPages:', get(NR_ANON_MAPPED)],
+    ['Shmem:', get(NR_SHMEM)],
+  ];
+  let s = pages.map(([l, n]) => line(l, n)).join('');
+  s += `Node ${nid} ${kbBytes('KernelStack:', get(NR_KERNEL_STACK_KB))}`;
+  s += [...tableLines(get), ...SLAB_LINES, ...thpLines(get)].map(([l, n]) => line(l, n)).join('');
   s += `Node ${nid} HugePages_Total: ${String(0).padStart(5)}\n`;
   s += `Node ${nid} HugePages_Free:  ${String(0).padStart(5)}\n`;
   s += `Node ${nid} HugePages_Surp:  ${String(0).padStart(5)}\n`;
