@@ -5,7 +5,8 @@
  * rendered from the kernel's own counters.
  */
 import { PAGE_SIZE } from '../lib/size.ts';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../uapi/fcntl.ts';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/fcntl.ts';
+import { mount_early_filesystems } from './fs/early_mounts.ts';
 import { Devtmpfs, register_mem_devices } from './fs/devtmpfs/index.ts';
 import { PseudoDir, register_pseudo_filesystems, type PseudoFilesystems } from './fs/pseudo/index.ts';
 import { ShmemFs, type ShmemMemory } from './fs/tmpfs/index.ts';
@@ -63,13 +64,8 @@ export function init_filesystems(host: Host): HostFs {
   const devtmpfs = new Devtmpfs(shmem);
   register_mem_devices(shmem, devtmpfs);
   const root = vfs.mount_root('tmpfs', 'mode=0755', 'rootfs');
-  for (const d of ['/proc', '/sys', '/dev', '/tmp', '/mnt']) vfs.mkdir(root, d, 0o755);
-  const nsne = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  vfs.do_mount(root, 'proc', '/proc', 'proc', nsne, '');
-  vfs.do_mount(root, 'sysfs', '/sys', 'sysfs', nsne, '');
-  vfs.do_mount(root, 'debugfs', '/sys/kernel/debug', 'debugfs', nsne, '');
-  vfs.do_mount(root, 'devtmpfs', '/dev', 'devtmpfs', MS_NOSUID, '');
-  vfs.do_mount(root, 'tmpfs', '/tmp', 'tmpfs', MS_NOSUID | MS_NODEV, '');
+  mount_early_filesystems(vfs, root);
+  vfs.mkdir(root, '/mnt', 0o755);
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);

@@ -1,7 +1,7 @@
 /** Test helpers: a fake ShmemMemory over a small frame pool, and a booted VFS. */
 import { Errno, type ErrnoName } from '../../src/lib/errno.ts';
 import { PAGE_SIZE } from '../../src/lib/size.ts';
-import { MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../../src/uapi/fcntl.ts';
+import { mount_early_filesystems } from '../../src/kernel/fs/early_mounts.ts';
 import { Devtmpfs, register_mem_devices } from '../../src/kernel/fs/devtmpfs/index.ts';
 import { register_pseudo_filesystems, type PseudoFilesystems } from '../../src/kernel/fs/pseudo/index.ts';
 import { ShmemFs, type ShmemMemory } from '../../src/kernel/fs/tmpfs/index.ts';
@@ -93,15 +93,7 @@ export function boot(opts: { frames?: number; totalram?: number; mountAll?: bool
   const devtmpfs = new Devtmpfs(shmem);
   register_mem_devices(shmem, devtmpfs);
   const root = vfs.mount_root('tmpfs', 'mode=0755', 'rootfs');
-  if (opts.mountAll !== false) {
-    for (const d of ['/proc', '/sys', '/dev', '/tmp']) vfs.mkdir(root, d, 0o755);
-    const nsne = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    vfs.do_mount(root, 'proc', '/proc', 'proc', nsne, '');
-    vfs.do_mount(root, 'sysfs', '/sys', 'sysfs', nsne, '');
-    vfs.do_mount(root, 'debugfs', '/sys/kernel/debug', 'debugfs', nsne, '');
-    vfs.do_mount(root, 'devtmpfs', '/dev', 'devtmpfs', MS_NOSUID, '');
-    vfs.do_mount(root, 'tmpfs', '/tmp', 'tmpfs', MS_NOSUID | MS_NODEV, '');
-  }
+  if (opts.mountAll !== false) mount_early_filesystems(vfs, root);
   return { vfs, mem, shmem, devtmpfs, pseudo, root, clock };
 }
 

@@ -1,5 +1,4 @@
 /** Test helpers: a booted host and a task on it. */
-import { Errno, type ErrnoName } from '../../src/lib/errno.ts';
 import { GiB } from '../../src/lib/size.ts';
 import { machineFromFlags } from '../../src/kernel/boot/machine.ts';
 import { Host } from '../../src/kernel/host.ts';
@@ -15,16 +14,7 @@ export function boot(opts: { mem?: number; nodes?: number; cmdline?: string } = 
   return { host, task, out, err };
 }
 
-/** The errno name a call throws, or 'ok'. */
-export function errno(fn: () => unknown): ErrnoName | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof Errno) return e.code;
-    throw e;
-  }
-}
+export { errno } from '../fs/helpers.ts';
 
 /** The signal a call raises ('SIGBUS'/'SIGSEGV' with si_code), or 'ok'. */
 export function signal(fn: () => unknown): string {
