@@ -29,6 +29,17 @@ interface ShOptions {
   script: string | null;
 }
 
+/** Read a file named on the command line; a missing or unreadable one is a usage error. */
+function readArgFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'No such file or directory' : err.code === 'EISDIR' ? 'Is a directory' : err.message;
+    throw new UsageError(`${path}: ${why}`);
+  }
+}
+
 function parseShArgs(args: string[]): ShOptions {
   let mem: number | undefined;
   let nodes: number | undefined;
@@ -64,7 +75,7 @@ function parseShArgs(args: string[]): ShOptions {
   try {
     if (machineFile) {
       if (mem !== undefined || nodes !== undefined) throw new UsageError('--machine cannot be combined with --mem or --nodes');
-      machine = parseMachineYaml(readFileSync(machineFile, 'utf8'));
+      machine = parseMachineYaml(readArgFile(machineFile));
     } else {
       machine = machineFromFlags({ mem, nodes, cpus });
     }
@@ -100,7 +111,7 @@ export function runSh(args: string[], io: ShIo): number {
 function sh(args: string[]): number {
   const script = parseShArgs(args).script;
   const interactive = (script === null || script === '-') && process.stdin.isTTY === true;
-  const text = interactive ? null : script && script !== '-' ? readFileSync(script, 'utf8') : readFileSync(0, 'utf8');
+  const text = interactive ? null : script && script !== '-' ? readArgFile(script) : readFileSync(0, 'utf8');
   return runSh(args, {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
@@ -127,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`dmemfs: ${e.message}\n${HELP}`);
+      process.stderr.write(`dmemfs: ${e.message}\nTry 'dmemfs help' for more information.\n`);
       return 2;
     }
     throw e;
