@@ -57,7 +57,7 @@ export interface MmapFile extends MappedFile {
   readonly f_mode: number;
   readonly f_op: {
     mmap?(file: never, vma: VmArea): void;
-    get_unmapped_area?(file: never, addr: number, len: number, pgoff: number, flags: number): number;
+    get_unmapped_area?(file: never, addr: number, len: number, pgoff: number, flags: number, mm: MmStruct): number;
   };
 }
 
@@ -84,7 +84,7 @@ export function get_unmapped_area(mm: MmStruct, file: MmapFile | null, addr: num
     return addr;
   }
   if (file?.f_op.get_unmapped_area) {
-    return file.f_op.get_unmapped_area(file as never, addr, len, pgoff, flags);
+    return file.f_op.get_unmapped_area(file as never, addr, len, pgoff, flags, mm);
   }
   const align = !file && addr === 0 && isAligned(len, PMD_SIZE) ? PMD_SIZE : PAGE_SIZE;
   const hint = addr > 0 ? Math.max(alignUp(addr, PAGE_SIZE), MMAP_MIN_ADDR) : 0;

@@ -9,6 +9,7 @@ import { AddressSpace, type VmArea } from '../../mm/vm_area.ts';
 import type { Dentry } from './dcache.ts';
 import type { File } from './file.ts';
 import type { SuperBlock } from './super.ts';
+import type { MmStruct } from '../../mm/mm_types.ts';
 
 /** Longest path component (include/uapi/linux/limits.h). */
 export const NAME_MAX = 255;
@@ -84,7 +85,7 @@ export interface FileOperations {
   mmap?(file: File, vma: VmArea): void;
   fallocate?(file: File, mode: number, offset: number, len: number): void;
   unlocked_ioctl?(file: File, request: number, arg: unknown): number;
-  get_unmapped_area?(file: File, addr: number, len: number, pgoff: number, flags: number): number;
+  get_unmapped_area?(file: File, addr: number, len: number, pgoff: number, flags: number, mm: MmStruct): number;
 }
 
 /** struct inode. */
