@@ -20,7 +20,9 @@ export const NR_SLAB_UNRECLAIMABLE_B = 10;
 export const NR_UNEVICTABLE = 11;
 export const NR_MLOCK = 12;
 export const NR_KERNEL_STACK_KB = 13;
-export const NR_NODE_STAT_ITEMS = 14;
+/** Pages backing vmalloc areas (global in Linux, nr_vmalloc_pages; kept per node here). */
+export const NR_VMALLOC = 14;
+export const NR_NODE_STAT_ITEMS = 15;
 
 /** /proc/vmstat names of the node stat items, in the order above. */
 export const NODE_STAT_NAMES = [
@@ -38,6 +40,7 @@ export const NODE_STAT_NAMES = [
   'nr_unevictable',
   'nr_mlock',
   'nr_kernel_stack',
+  'nr_vmalloc',
 ] as const;
 
 /** VM events (enum vm_event_item), counted globally. */

@@ -17,6 +17,8 @@ import {
   NR_SECONDARY_PAGETABLE,
   NR_SHMEM,
   NR_SHMEM_THPS,
+  NR_SLAB_UNRECLAIMABLE_B,
+  NR_VMALLOC,
   type VmStat,
 } from '../mm/vmstat.ts';
 import type { PageAllocator } from '../mm/page_alloc.ts';
@@ -109,13 +111,16 @@ function thpLines(get: (item: number) => number): [string, number][] {
   ];
 }
 
-/** The slab lines (slab is not modelled). */
-const SLAB_LINES: [string, number][] = [
-  ['KReclaimable:', 0],
-  ['Slab:', 0],
-  ['SReclaimable:', 0],
-  ['SUnreclaim:', 0],
-];
+/** The slab lines: the model's kmalloc'd kernel metadata is all unreclaimable. */
+function slabLines(get: (item: number) => number): [string, number][] {
+  const unreclaimable = get(NR_SLAB_UNRECLAIMABLE_B) / PAGE_SIZE;
+  return [
+    ['KReclaimable:', 0],
+    ['Slab:', unreclaimable],
+    ['SReclaimable:', 0],
+    ['SUnreclaim:', unreclaimable],
+  ];
+}
 
 /** The page-table and legacy-writeback lines both files print in the same order. */
 function tableLines(get: (item: number) => number): [string, number][] {
@@ -153,7 +158,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
     ['AnonPages:', get(NR_ANON_MAPPED)],
     ['Mapped:', get(NR_FILE_MAPPED)],
     ['Shmem:', get(NR_SHMEM)],
-    ...SLAB_LINES,
+    ...slabLines(get),
   ];
   let s = pages.map(([l, n]) => kb(l, n)).join('');
   s += kbBytes('KernelStack:', get(NR_KERNEL_STACK_KB));
@@ -162,7 +167,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
   s += kb('CommitLimit:', Math.floor(((total - ht.totalBytes / PAGE_SIZE) * 50) / 100));
   s += kb('Committed_AS:', src.committedPages());
   s += kbBytes('VmallocTotal:', 34359738367);
-  s += kb('VmallocUsed:', 0);
+  s += kb('VmallocUsed:', get(NR_VMALLOC));
   s += kb('VmallocChunk:', 0);
   s += kb('Percpu:', 0);
   s += `HardwareCorrupted: ${String(0).padStart(5)} kB\n`;
@@ -202,7 +207,7 @@ export function node_read_meminfo(src: MeminfoSource, nid: number): string {
   ];
   let s = pages.map(([l, n]) => line(l, n)).join('');
   s += `Node ${nid} ${kbBytes('KernelStack:', get(NR_KERNEL_STACK_KB))}`;
-  s += [...tableLines(get), ...SLAB_LINES, ...thpLines(get)].map(([l, n]) => line(l, n)).join('');
+  s += [...tableLines(get), ...slabLines(get), ...thpLines(get)].map(([l, n]) => line(l, n)).join('');
   s += `Node ${nid} HugePages_Total: ${String(0).padStart(5)}\n`;
   s += `Node ${nid} HugePages_Free:  ${String(0).padStart(5)}\n`;
   s += `Node ${nid} HugePages_Surp:  ${String(0).padStart(5)}\n`;

@@ -34,7 +34,11 @@ export function vmstat_show(buddy: PageAllocator, vmstat: VmStat): string {
     for (let nid = 0; nid < buddy.nr_node_ids; nid++) s += buddy.numa_stat[nid * NR_NUMA_STAT_ITEMS + i]!;
     lines.push(`${NUMA_NAMES[i]} ${s}`);
   }
-  for (const name of NODE_ORDER) lines.push(`${name} ${vmstat.global(NODE_STAT_NAMES.indexOf(name as (typeof NODE_STAT_NAMES)[number]))}`);
+  for (const name of NODE_ORDER) {
+    const v = vmstat.global(NODE_STAT_NAMES.indexOf(name as (typeof NODE_STAT_NAMES)[number]));
+    // Slab is counted in bytes (NR_SLAB_UNRECLAIMABLE_B); vmstat_start shows it in pages.
+    lines.push(`${name} ${name === 'nr_slab_unreclaimable' ? Math.floor(v / 4096) : v}`);
+  }
   for (let i = 0; i < NR_VM_EVENT_ITEMS; i++) lines.push(`${VM_EVENT_NAMES[i]} ${vmstat.event(i)}`);
   return lines.join('\n') + '\n';
 }
