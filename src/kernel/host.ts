@@ -14,6 +14,7 @@ import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts'
 import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
+import { MemoryFailure } from './mm/memory_failure.ts';
 import { MmStruct } from './mm/mm_types.ts';
 import type { MappedFile, VmArea } from './mm/vm_area.ts';
 import { VmStat } from './mm/vmstat.ts';
@@ -54,6 +55,7 @@ export class Host {
   readonly vmstat: VmStat;
   readonly kmem: Kmem;
   readonly fs: HostFs;
+  readonly mf: MemoryFailure;
   readonly init: Task;
   /** The task whose system call is running (what /proc/self and page accounting refer to). */
   current: Task | null = null;
@@ -70,6 +72,12 @@ export class Host {
     // empty_zero_page lives in the kernel's bss, which is reserved memory.
     this.kmem.zeroPfn = pfnOf(this.mem.kernel.bss[0]);
     this.clock.advance(100_000_000);
+    this.mf = new MemoryFailure(
+      this.mem.buddy,
+      (pfn) => this.mem.sparse.pfn_valid(pfn),
+      () => [...this.tasks.values()].filter((t) => t.state !== 'Z'),
+      this.log,
+    );
     this.fs = init_filesystems(this);
     this.free_initmem();
     const initMm = new MmStruct(this.kmem, 0);

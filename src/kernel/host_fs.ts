@@ -13,6 +13,7 @@ import { ShmemFs, type ShmemMemory } from './fs/tmpfs/index.ts';
 import { Vfs, type File } from './fs/vfs/index.ts';
 import type { Host } from './host.ts';
 import { thp_vma_suitable } from './mm/huge_memory.ts';
+import { register_hwpoison_inject } from './mm/hwpoison_inject.ts';
 import { NUMA_NO_NODE } from './mm/memblock.ts';
 import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
@@ -69,6 +70,7 @@ export function init_filesystems(host: Host): HostFs {
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);
+  register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
     shmem,
@@ -94,6 +96,7 @@ function meminfoSource(host: Host): MeminfoSource {
       return pages + host.vmstat.global(NR_SHMEM);
     },
     hugetlb: () => ({ total: 0, free: 0, rsvd: 0, surp: 0, pageSize: PMD_SIZE, totalBytes: 0 }),
+    poisonedPages: () => host.mf.num_poisoned_pages,
   };
 }
 

@@ -23,6 +23,8 @@ interface ThpFolio {
   pmdMaps: number;
   /** PTE mappings of its subpages, summed. */
   pteMaps: number;
+  /** Subpages memory_failure isolated: never freed with the rest. */
+  poisoned?: Set<number>;
 }
 
 /** Map counts of every anonymous page on the host. */
@@ -107,6 +109,27 @@ export class AnonPages {
     this.free(pfn, 0);
   }
 
+  /**
+   * memory_failure unmapped one entry of a poisoned page: the mapping goes like
+   * putPte, but the frame is isolated instead of freed when its last mapping goes.
+   */
+  isolatePte(pfn: number): void {
+    const t = this.thpOf(pfn);
+    if (t) {
+      (t.folio.poisoned ??= new Set()).add(pfn);
+      t.folio.pteMaps--;
+      this.maybeFreeThp(t.head, t.folio);
+      return;
+    }
+    const n = this.shared.get(pfn);
+    if (n !== undefined) {
+      if (n <= 2) this.shared.delete(pfn);
+      else this.shared.set(pfn, n - 1);
+      return;
+    }
+    this.vmstat.mod(this.pfnToNid(pfn), NR_ANON_MAPPED, -1);
+  }
+
   /** A PMD mapping of a THP went away. */
   putPmd(head: number): void {
     const folio = this.thps.get(head)!;
@@ -119,7 +142,12 @@ export class AnonPages {
     if (folio.pmdMaps + folio.pteMaps > 0) return;
     this.thps.delete(head);
     this.vmstat.mod(this.pfnToNid(head), NR_ANON_MAPPED, -PAGES_PER_PMD);
-    this.free(head, 9);
+    if (!folio.poisoned) {
+      this.free(head, 9);
+      return;
+    }
+    // A split folio with poisoned subpages goes back page by page, without them.
+    for (let i = 0; i < PAGES_PER_PMD; i++) if (!folio.poisoned.has(head + i)) this.free(head + i, 0);
   }
 
   /** Number of THP folios alive (for tests and reports). */

@@ -31,6 +31,8 @@ export interface MeminfoSource {
   memRanges(): Iterable<{ start: number; end: number }>;
   /** Pages committed by VM_ACCOUNT mappings (vm_committed_as). */
   committedPages(): number;
+  /** num_poisoned_pages (HardwareCorrupted). */
+  poisonedPages(): number;
   /** hugetlb's report; zeros until hugetlb exists. */
   hugetlb(): { total: number; free: number; rsvd: number; surp: number; pageSize: number; totalBytes: number };
 }
@@ -170,7 +172,7 @@ export function meminfo_proc_show(src: MeminfoSource): string {
   s += kb('VmallocUsed:', get(NR_VMALLOC));
   s += kb('VmallocChunk:', 0);
   s += kb('Percpu:', 0);
-  s += `HardwareCorrupted: ${String(0).padStart(5)} kB\n`;
+  s += `HardwareCorrupted: ${String((src.poisonedPages() * PAGE_SIZE) / 1024).padStart(5)} kB\n`;
   s += thpLines(get).map(([l, n]) => kb(l, n)).join('');
   s += kb('CmaTotal:', 0);
   s += kb('CmaFree:', 0);

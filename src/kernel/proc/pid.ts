@@ -9,7 +9,7 @@
 import { PAGE_SIZE } from '../../lib/size.ts';
 import type { MmStruct } from '../mm/mm_types.ts';
 import { _PAGE_ANON } from '../mm/page_prot.ts';
-import { LEVEL_SIZE, PMD_LEVEL, PUD_LEVEL, PTE_LEVEL, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_SPECIAL, pte_flags, pte_pfn } from '../mm/pgtable.ts';
+import { LEVEL_SIZE, PMD_LEVEL, PUD_LEVEL, PTE_LEVEL, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_SPECIAL, pte_flags, pte_pfn } from '../mm/pgtable.ts';
 import {
   VM_ACCOUNT,
   VM_DONTCOPY,
@@ -160,6 +160,7 @@ export function proc_pid_smaps(mm: MmStruct, info: VmaFileInfo, thpEligible: (vm
     const c = { rss: 0, pss: 0, pssDirty: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0, referenced: 0, anon: 0, anonHuge: 0, filePmd: 0 };
     mm.pgtables.for_each_leaf(vma.start, vma.end, (_va, level, entry) => {
       const f = pte_flags(entry);
+      if (!(f & _PAGE_PRESENT)) return; // a hwpoison entry maps nothing
       if (f & _PAGE_SPECIAL) return; // vm_normal_page() is NULL: the zero page and raw pfns are not counted
       const size = LEVEL_SIZE[level]!;
       const anon = (f & _PAGE_ANON) !== 0;
