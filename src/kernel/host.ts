@@ -15,6 +15,9 @@ import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
 import { MemoryFailure } from './mm/memory_failure.ts';
+import { KernelAllocator } from './mm/kalloc.ts';
+import type { DmemPoolImpl } from './dmem/pool.ts';
+import { createDmem } from './dmem/reserve.ts';
 import { MmStruct } from './mm/mm_types.ts';
 import type { MappedFile, VmArea } from './mm/vm_area.ts';
 import { VmStat } from './mm/vmstat.ts';
@@ -56,6 +59,10 @@ export class Host {
   readonly kmem: Kmem;
   readonly fs: HostFs;
   readonly mf: MemoryFailure;
+  /** kvzalloc/kvfree for subsystem metadata. */
+  readonly kalloc: KernelAllocator;
+  /** The dmem pool (empty when no dmem= was given). */
+  readonly dmem: DmemPoolImpl;
   readonly init: Task;
   /** The task whose system call is running (what /proc/self and page accounting refer to). */
   current: Task | null = null;
@@ -64,13 +71,17 @@ export class Host {
   private constructor(readonly machine: MachineDesc, opts: BootOptions) {
     this.log.info('Linux version 6.18.0-dmemfs (dmemfs model) #1 SMP PREEMPT_DYNAMIC');
     const thp = defaultThpSettings();
+    // dmem= is an early parameter; its reservation runs in setup_arch before the memmap exists.
+    const dmem = createDmem(this.params, this.log);
     this.params.setup('transparent_hugepage=', (v) => setup_transparent_hugepage(thp, v, (m) => this.log.warn(m)));
     for (const reg of opts.registerParams ?? []) reg(this.params);
-    this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, opts.reserveHooks ?? []);
+    this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, [dmem.reserveHook, ...(opts.reserveHooks ?? [])]);
     this.vmstat = new VmStat(machine.nodes.length);
     this.kmem = new Kmem(this.mem.buddy, this.dram, this.vmstat, (pfn) => this.pfn_to_nid(pfn), thp);
     // empty_zero_page lives in the kernel's bss, which is reserved memory.
     this.kmem.zeroPfn = pfnOf(this.mem.kernel.bss[0]);
+    this.kalloc = new KernelAllocator(this.kmem);
+    this.dmem = dmem.lateInit({ sparse: this.mem.sparse, kalloc: this.kalloc, machine, log: this.log });
     this.clock.advance(100_000_000);
     this.mf = new MemoryFailure(
       this.mem.buddy,

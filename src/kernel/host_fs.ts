@@ -14,6 +14,7 @@ import { Vfs, type File } from './fs/vfs/index.ts';
 import type { Host } from './host.ts';
 import { thp_vma_suitable } from './mm/huge_memory.ts';
 import { register_hwpoison_inject } from './mm/hwpoison_inject.ts';
+import { register_dmem_debugfs } from './dmem/debugfs.ts';
 import { NUMA_NO_NODE } from './mm/memblock.ts';
 import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
@@ -70,6 +71,7 @@ export function init_filesystems(host: Host): HostFs {
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);
+  register_dmem_debugfs(pseudo.debug, host.dmem);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
