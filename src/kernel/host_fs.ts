@@ -15,6 +15,7 @@ import type { Host } from './host.ts';
 import { thp_vma_suitable } from './mm/huge_memory.ts';
 import { register_hwpoison_inject } from './mm/hwpoison_inject.ts';
 import { register_dmem_debugfs } from './dmem/debugfs.ts';
+import { dmemfs_params_from_cmdline, register_dmemfs, registerDmemfsSysfs } from './fs/dmemfs/index.ts';
 import { NUMA_NO_NODE } from './mm/memblock.ts';
 import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
@@ -71,6 +72,11 @@ export function init_filesystems(host: Host): HostFs {
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);
+  const dmemfsParams = dmemfs_params_from_cmdline(host.params, (m) => host.log.err(m));
+  register_dmemfs(vfs, { pool: host.dmem, dram: host.dram, params: dmemfsParams, current_mm: () => host.current?.mm ?? null }, (m) =>
+    host.log.warn(m),
+  );
+  registerDmemfsSysfs(pseudo.sys, dmemfsParams);
   register_dmem_debugfs(pseudo.debug, host.dmem);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {

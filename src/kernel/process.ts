@@ -7,7 +7,7 @@
 import { Errno } from '../lib/errno.ts';
 import { PAGE_SIZE, alignUp, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
-import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MPOL_DEFAULT, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT } from '../uapi/mman.ts';
+import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MPOL_DEFAULT, MPOL_LOCAL, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT } from '../uapi/mman.ts';
 import { SIGKILL, Signal, strsignal } from '../uapi/signal.ts';
 import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
 import type { File } from './fs/vfs/file.ts';
@@ -16,18 +16,22 @@ import type { Host } from './host.ts';
 import { exit_mmap, dup_mmap } from './mm/dup_mmap.ts';
 import { do_user_addr_fault } from './mm/fault.ts';
 import { populate_range } from './mm/gup.ts';
+import { vma_adjust_trans_huge } from './mm/huge_memory.ts';
 import { do_madvise } from './mm/madvise.ts';
 import { mpol_equal, mpol_new } from './mm/mempolicy.ts';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MmStruct } from './mm/mm_types.ts';
 import { TASK_SIZE, do_mmap, do_munmap, type MmapFile } from './mm/mmap.ts';
 import { do_mprotect } from './mm/mprotect.ts';
 import { do_mremap } from './mm/mremap.ts';
-import { LEVEL_SIZE, _PAGE_RW, pte_flags, pte_pfn } from './mm/pgtable.ts';
+import { LEVEL_SIZE, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER, pte_flags, pte_pfn } from './mm/pgtable.ts';
 import type { MemPolicy } from './mm/vm_area.ts';
 import { user_access } from './uaccess.ts';
 
 /** Task states as /proc/PID/stat shows them. */
 export type TaskState = 'R' | 'S' | 'Z';
+
+/** HUGETLBFS_MAGIC (include/uapi/linux/magic.h). */
+const HUGETLBFS_MAGIC = 0x958458f6;
 
 /** RLIMIT_NOFILE's default soft limit. */
 export const NR_OPEN_DEFAULT = 1024;
@@ -235,9 +239,14 @@ export class Task implements Syscalls {
 
   // ---- memory ----
   mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+    // sys_mmap checks the offset before ksys_mmap_pgoff looks at the fd: EINVAL beats EBADF.
+    if (!isAligned(offset, PAGE_SIZE) || offset < 0) throw new Errno('EINVAL');
     let file: File | null = null;
-    if (!(flags & MAP_ANONYMOUS)) file = this.fget(fd);
-    else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
+    if (!(flags & MAP_ANONYMOUS)) {
+      file = this.fget(fd);
+      // ksys_mmap_pgoff: MAP_HUGETLB on a file that is not on hugetlbfs is EINVAL.
+      if (flags & MAP_HUGETLB && file.f_inode.i_sb.s_magic !== HUGETLBFS_MAGIC) throw new Errno('EINVAL');
+    } else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
     this.host.current = this;
     const start = do_mmap(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma));
     if (flags & MAP_POPULATE) {
@@ -268,23 +277,40 @@ export class Task implements Syscalls {
   }
 
   mbind(addr: number, length: number, mode: number, nodemask: readonly number[], flags: number): void {
+    // sanitize_mpol_flags and get_nodes run before do_mbind's own checks.
+    if (!Number.isInteger(mode) || mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL');
     if (flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) throw new Errno('EINVAL');
     if (!isAligned(addr, PAGE_SIZE)) throw new Errno('EINVAL');
     const len = alignUp(length, PAGE_SIZE);
     const end = addr + len;
     if (end < addr) throw new Errno('EINVAL');
     if (end === addr) return;
-    const pol: MemPolicy | null = mpol_new(mode, mode === MPOL_DEFAULT ? [] : nodemask, this.host.nrNodes);
-    // queue_pages_range: a hole in the range is EFAULT, found before anything changes.
-    let cur = addr;
-    for (const vma of this.mm.vmas.vmas_in(addr, end)) {
-      if (vma.start > cur) throw new Errno('EFAULT');
-      cur = vma.end;
+    const pol: MemPolicy | null = mpol_new(mode, nodemask, this.host.nrNodes);
+    // queue_pages_range: a hole in the range is EFAULT, found before anything
+    // changes; MPOL_DEFAULT sets MPOL_MF_DISCONTIG_OK, so only a range that is all
+    // hole fails for it.
+    const vmas = this.mm.vmas.vmas_in(addr, end);
+    if (vmas.length === 0) throw new Errno('EFAULT');
+    if (pol) {
+      let cur = addr;
+      for (const vma of vmas) {
+        if (vma.start > cur) throw new Errno('EFAULT');
+        cur = vma.end;
+      }
+      if (cur < end) throw new Errno('EFAULT');
     }
-    if (cur < end) throw new Errno('EFAULT');
-    for (const vma of [...this.mm.vmas.vmas_in(addr, end)]) {
-      if (mpol_equal(vma.policy, pol)) continue;
-      this.mm.vmas.vma_modify(vma, Math.max(addr, vma.start), Math.min(end, vma.end), { policy: pol });
+    // mbind_range, VMA by VMA by address (a merge may swallow the next VMA).
+    for (let cur = addr; cur < end; ) {
+      const vma = this.mm.vmas.find_vma(cur);
+      if (!vma || vma.start >= end) break;
+      const s = Math.max(cur, vma.start);
+      const e = Math.min(end, vma.end);
+      if (!mpol_equal(vma.policy, pol)) {
+        // Splitting the VMA splits the huge entries across the new boundaries first.
+        vma_adjust_trans_huge(this.mm, vma, s, e);
+        this.mm.vmas.vma_modify(vma, s, e, { policy: pol });
+      }
+      cur = e;
     }
   }
 
@@ -297,7 +323,10 @@ export class Task implements Syscalls {
     const pt = this.mm.pgtables;
     for (let tries = 0; tries < 4; tries++) {
       const e = va >= 0 && va < TASK_SIZE ? pt.walk(va) : 0;
-      if (e !== 0 && (!write || pte_flags(e) & _PAGE_RW)) {
+      // The CPU's check: a present entry the user may access (_PAGE_USER is clear on
+      // PROT_NONE entries), writable for a write.
+      const f = pte_flags(e);
+      if (e !== 0 && f & _PAGE_PRESENT && f & _PAGE_USER && (!write || f & _PAGE_RW)) {
         return pte_pfn(e) * PAGE_SIZE + (va % LEVEL_SIZE[pt.lastLevel]!);
       }
       const sig = va >= 0 && va < TASK_SIZE && Number.isInteger(va) ? do_user_addr_fault(this.mm, va, write) : new Signal(11, 1, va);

@@ -18,6 +18,7 @@ import {
   VM_FAULT_HWPOISON_LARGE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
+  VM_EXEC,
   VM_IO,
   VM_PFNMAP,
   VM_READ,
@@ -128,6 +129,19 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
     if (!vma || vma.start >= end) return;
     if (addr < vma.start) addr = vma.start;
     const stop = Math.min(end, vma.end);
+    const stop0 = Math.min(end, vma.end);
+    if (write === 'mmap') {
+      // __mm_populate: GUP refuses PROT_NONE (check_vma_flags → EFAULT); mm_populate
+      // ignores the error and goes on with the next VMA. (The model used to fault
+      // zero pages into PROT_NONE mappings, which then became readable.)
+      if (!(vma.flags & (VM_READ | VM_WRITE | VM_EXEC))) {
+        addr = stop0;
+        continue;
+      }
+    } else if (!(vma.flags & (write ? VM_WRITE : VM_READ))) {
+      // faultin_page_range: check_vma_flags fails → madvise_populate returns EINVAL.
+      throw new Errno('EINVAL');
+    }
     const w = write === 'mmap' ? (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE : write && (vma.flags & VM_WRITE) !== 0;
     while (addr < stop) {
       const t = follow_page(mm, addr);

@@ -8,7 +8,7 @@ import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, PAGES_PER_PMD, alignDown } from '../../l
 import { _PAGE_ANON, vm_page_prot } from './page_prot.ts';
 import { policy_node } from './mempolicy.ts';
 import { MM_ANONPAGES, type MmStruct } from './mm_types.ts';
-import { PMD_LEVEL, PTE_LEVEL, PUD_LEVEL, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL, mk_entry, pte_flags, pte_pfn } from './pgtable.ts';
+import { PMD_LEVEL, PTE_LEVEL, PUD_LEVEL, USER_VA_END, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_SPECIAL, mk_entry, pte_flags, pte_pfn } from './pgtable.ts';
 import { THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_SPLIT_PMD, THP_SPLIT_PUD, PGREUSE } from './vmstat.ts';
 import {
   FAULT_FLAG_WRITE,
@@ -138,4 +138,23 @@ export function split_huge_pud(mm: MmStruct, _vma: VmArea, address: number): voi
   if (mm.pgtables.walk(haddr) === 0 || mm.pgtables.lastLevel !== PUD_LEVEL) return;
   mm.kmem.vmstat.count(THP_SPLIT_PUD);
   mm.pgtables.clear_leaf(haddr, PUD_LEVEL);
+}
+
+/** split_huge_pmd_if_needed / split_huge_pud_if_needed: split a huge leaf that covers addr without starting there. */
+export function split_huge_at(mm: MmStruct, vma: VmArea, addr: number): void {
+  if (!(addr > 0 && addr < USER_VA_END)) return;
+  const pt = mm.pgtables;
+  if (pt.walk(addr) === 0) return;
+  if (pt.lastLevel === PUD_LEVEL && addr % PUD_SIZE !== 0) split_huge_pud(mm, vma, addr);
+  if (pt.walk(addr) !== 0 && pt.lastLevel === PMD_LEVEL && addr % PMD_SIZE !== 0) split_huge_pmd(mm, vma, addr);
+}
+
+/**
+ * vma_adjust_trans_huge: [start, end) of vma is about to become (part of) a VMA
+ * of its own, through __split_vma or a merge; split the huge entries that
+ * straddle either boundary, so every huge entry stays inside one VMA.
+ */
+export function vma_adjust_trans_huge(mm: MmStruct, vma: VmArea, start: number, end: number): void {
+  split_huge_at(mm, vma, start);
+  split_huge_at(mm, vma, end);
 }

@@ -29,6 +29,7 @@ import {
   MADV_WIPEONFORK,
 } from '../../uapi/mman.ts';
 import { populate_range } from './gup.ts';
+import { vma_adjust_trans_huge } from './huge_memory.ts';
 import { zap_page_range_single } from './memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import {
@@ -160,7 +161,10 @@ function madvise_vma_behavior(mm: MmStruct, vma: VmArea, start: number, end: num
       nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
       break;
   }
-  if (nf !== vma.flags) mm.vmas.vma_modify(vma, start, end, { flags: nf });
+  if (nf === vma.flags) return;
+  // madvise_update_vma splits or merges the VMA: split huge entries across the new boundaries first.
+  vma_adjust_trans_huge(mm, vma, start, end);
+  mm.vmas.vma_modify(vma, start, end, { flags: nf });
 }
 
 /** madvise_remove: free the file's backing store for the range (shared writable file mappings only). */

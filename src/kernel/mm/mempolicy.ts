@@ -39,26 +39,38 @@ export function policy_node(mm: MmStruct, vma: VmArea, addr: number, order: numb
   }
 }
 
+/** MAX_NUMNODES of a distribution kernel (CONFIG_NODES_SHIFT=10). */
+export const MAX_NUMNODES = 1024;
+
 /**
- * mpol_new()'s validation of a mode and node list (after get_nodes has read the
- * user's mask): EINVAL for an unknown mode, an empty mask where one is needed,
- * or a mask given with MPOL_DEFAULT/LOCAL; nodes must be online (else EINVAL).
+ * get_nodes + mpol_new + mpol_set_nodemask: validate a mode and node list and
+ * build the policy (null for MPOL_DEFAULT). EINVAL for an unknown mode, a node
+ * past MAX_NUMNODES, a mask given with MPOL_DEFAULT/MPOL_LOCAL, an empty mask
+ * for MPOL_BIND/MPOL_INTERLEAVE, or a mask with no online node in it. Offline
+ * nodes next to online ones are dropped silently (nodes_and with N_MEMORY), and
+ * MPOL_PREFERRED with an empty mask means MPOL_LOCAL, as in Linux.
  */
 export function mpol_new(mode: number, nodes: readonly number[], nrNodes: number): MemPolicy | null {
-  if (mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL', 'unknown mempolicy mode');
-  for (const n of nodes) if (!Number.isInteger(n) || n < 0 || n >= nrNodes) throw new Errno('EINVAL', `node ${n} not online`);
+  // sanitize_mpol_flags
+  if (!Number.isInteger(mode) || mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL', 'unknown mempolicy mode');
+  // get_nodes: bits past MAX_NUMNODES must be clear
+  for (const n of nodes) if (!Number.isInteger(n) || n < 0 || n >= MAX_NUMNODES) throw new Errno('EINVAL', `node ${n} out of range`);
   const sorted = [...new Set(nodes)].sort((a, b) => a - b);
   if (mode === MPOL_DEFAULT) {
     if (sorted.length) throw new Errno('EINVAL');
     return null;
   }
+  if (mode === MPOL_PREFERRED && !sorted.length) return { mode: MPOL_LOCAL, nodes: [] };
   if (mode === MPOL_LOCAL) {
     if (sorted.length) throw new Errno('EINVAL');
     return { mode, nodes: [] };
   }
   if (!sorted.length) throw new Errno('EINVAL');
+  // mpol_set_nodemask: only nodes with memory count; none left is EINVAL (mpol_new_nodemask/preferred).
+  const online = sorted.filter((n) => n < nrNodes);
+  if (!online.length) throw new Errno('EINVAL', 'no online node in the mask');
   // MPOL_PREFERRED keeps only the first node of the mask (first_node).
-  return { mode, nodes: mode === MPOL_PREFERRED ? [sorted[0]!] : sorted };
+  return { mode, nodes: mode === MPOL_PREFERRED ? [online[0]!] : online };
 }
 
 /** True when two policies are equal for merging (mpol_equal). */

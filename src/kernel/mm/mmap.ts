@@ -6,17 +6,26 @@
 import { Errno } from '../../lib/errno.ts';
 import { PAGE_SIZE, PMD_SIZE, alignUp, isAligned } from '../../lib/size.ts';
 import {
+  MAP_32BIT,
   MAP_ANONYMOUS,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGE_1GB,
+  MAP_HUGE_2MB,
+  MAP_HUGETLB,
   MAP_LOCKED,
+  MAP_NONBLOCK,
   MAP_NORESERVE,
+  MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
-  MAP_SYNC,
+  MAP_STACK,
   MAP_TYPE,
+  MAP_UNINITIALIZED,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -35,7 +44,6 @@ import {
   VM_NORESERVE,
   VM_READ,
   VM_SHARED,
-  VM_SYNC,
   VM_WRITE,
   VmArea,
   type MappedFile,
@@ -66,10 +74,16 @@ export function calc_vm_prot_bits(prot: number): number {
   return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
 }
 
-/** The flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC handling). */
+/**
+ * LEGACY_MAP_MASK (include/linux/mman.h): the flags every ->mmap implementation
+ * implicitly supports, all that MAP_SHARED_VALIDATE accepts from a file without
+ * FOP_MMAP_SYNC. MAP_FIXED_NOREPLACE and MAP_SYNC are not in it, so
+ * MAP_SHARED_VALIDATE with either fails with EOPNOTSUPP, as on Linux.
+ */
 const LEGACY_MAP_MASK =
-  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | 0x0800 /* DENYWRITE */ | 0x1000 /* EXECUTABLE */ |
-  0x4000 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x100 | 0x40;
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED |
+  MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT |
+  MAP_HUGE_2MB | MAP_HUGE_1GB;
 
 /**
  * __get_unmapped_area: the address for a new mapping. MAP_FIXED takes addr as
@@ -94,6 +108,12 @@ export function get_unmapped_area(mm: MmStruct, file: MmapFile | null, addr: num
 /**
  * do_mmap (with ksys_mmap_pgoff's and sys_mmap's checks): returns the mapping's
  * address or throws Errno. `shmemZeroSetup` gives a MAP_SHARED|MAP_ANONYMOUS VMA its shmem file.
+ *
+ * The checks run in Linux's order: length, offset overflow, map count, then the
+ * address (__get_unmapped_area: ENOMEM/EINVAL for a bad MAP_FIXED address),
+ * MAP_FIXED_NOREPLACE, and only then the mapping type and the file's access
+ * mode. (The model used to check the type and file first, so e.g. a MAP_FIXED
+ * mapping past TASK_SIZE of a read-only file failed with EACCES, not ENOMEM.)
  */
 export function do_mmap(
   mm: MmStruct,
@@ -105,22 +125,29 @@ export function do_mmap(
   offset: number,
   shmemZeroSetup: (vma: VmArea) => void,
 ): number {
+  // sys_mmap: offset_in_page(off) → EINVAL (the caller checked it before fget, too).
   if (!isAligned(offset, PAGE_SIZE) || offset < 0) throw new Errno('EINVAL');
   if (len === 0) throw new Errno('EINVAL');
   const plen = alignUp(len, PAGE_SIZE);
-  if (plen > TASK_SIZE) throw new Errno('ENOMEM');
   let pgoff = offset / PAGE_SIZE;
+  // offset overflow?
+  if (pgoff + plen / PAGE_SIZE > Number.MAX_SAFE_INTEGER / PAGE_SIZE) throw new Errno('EOVERFLOW');
   if (mm.vmas.map_count > MAX_MAP_COUNT) throw new Errno('ENOMEM');
 
   let vmFlags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
   if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+  // force arch specific MAP_FIXED handling in get_unmapped_area
+  const gflags = flags & MAP_FIXED_NOREPLACE ? flags | MAP_FIXED : flags;
+  const start = get_unmapped_area(mm, file, addr, plen, pgoff, gflags);
+  if (flags & MAP_FIXED_NOREPLACE && mm.vmas.find_vma_intersection(start, start + plen)) throw new Errno('EEXIST');
+
   const type = flags & MAP_TYPE;
   if (file) {
     if (type !== MAP_SHARED && type !== MAP_SHARED_VALIDATE && type !== MAP_PRIVATE) throw new Errno('EINVAL');
     if (type !== MAP_PRIVATE) {
-      if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE)) throw new Errno('EOPNOTSUPP');
-      if (flags & MAP_SYNC && type === MAP_SHARED_VALIDATE) throw new Errno('EOPNOTSUPP'); // no file here supports MAP_SYNC
+      // MAP_SHARED silently drops unknown flags; MAP_SHARED_VALIDATE refuses them.
+      if (type === MAP_SHARED_VALIDATE && flags & ~LEGACY_MAP_MASK) throw new Errno('EOPNOTSUPP');
       if (prot & PROT_WRITE && !(file.f_mode & FMODE_WRITE)) throw new Errno('EACCES');
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       if (!(file.f_mode & FMODE_WRITE)) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
@@ -130,26 +157,21 @@ export function do_mmap(
     if (!file.f_op.mmap) throw new Errno('ENODEV');
     if (vmFlags & VM_GROWSDOWN) throw new Errno('EINVAL');
   } else {
+    // Anonymous memory knows MAP_SHARED and MAP_PRIVATE only: MAP_SHARED_VALIDATE is EINVAL here.
     switch (type) {
       case MAP_SHARED:
-      case MAP_SHARED_VALIDATE:
         if (vmFlags & VM_GROWSDOWN) throw new Errno('EINVAL');
         pgoff = 0;
         vmFlags |= VM_SHARED | VM_MAYSHARE;
         break;
       case MAP_PRIVATE:
+        pgoff = start / PAGE_SIZE;
         break;
       default:
         throw new Errno('EINVAL');
     }
   }
-  if (pgoff + plen / PAGE_SIZE > Number.MAX_SAFE_INTEGER / PAGE_SIZE) throw new Errno('EOVERFLOW');
-
-  const start = get_unmapped_area(mm, file, addr, plen, pgoff, flags);
-  if (flags & MAP_FIXED_NOREPLACE && mm.vmas.find_vma_intersection(start, start + plen)) throw new Errno('EEXIST');
-  if (!file && !(vmFlags & VM_SHARED)) pgoff = start / PAGE_SIZE;
   if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
-  if (flags & MAP_SYNC && type === MAP_SHARED_VALIDATE) vmFlags |= VM_SYNC;
   return mmap_region(mm, file, start, plen, vmFlags, pgoff, shmemZeroSetup);
 }
 
@@ -174,10 +196,14 @@ function mmap_region(
   }
   // The VMA holds its own reference to the file from before ->mmap runs, as in Linux.
   const vma = new VmArea(addr, end, vmFlags, pgoff, file ? (file.get(), file) : null, null, null);
+  // vm_area_alloc sets vm_mm before ->mmap runs; remap_pfn_range in ->mmap needs it.
+  vma.vm_mm = mm;
   if (file) {
     try {
       file.f_op.mmap!(file as never, vma);
     } catch (e) {
+      // unmap_and_free_vma: whatever ->mmap mapped goes, with its page tables.
+      mm.pgtables.zap_range(addr, end, null, true);
       vma.file?.fput();
       throw e;
     }
@@ -185,7 +211,6 @@ function mmap_region(
   } else if (vmFlags & VM_SHARED) {
     shmemZeroSetup(vma);
   }
-  vma.vm_mm = mm;
   mm.vmas.insert(vma);
   return addr;
 }
@@ -210,7 +235,10 @@ export function do_munmap(mm: MmStruct, start: number, len: number): void {
   const end = start + plen;
   const first = mm.vmas.find_vma(start);
   if (!first || first.start >= end) return;
-  const last = mm.vmas.find_vma(end - 1)!;
+  // The last VMA overlapping the range (find_vma(end - 1) is null when the range
+  // runs past the last VMA, which the model used to dereference).
+  const after = mm.vmas.find_vma_prev(end);
+  const last = after.vma && after.vma.start < end ? after.vma : after.prev!;
   // Check both splits before making either, so a refusal changes nothing.
   const splitStart = first.start < start;
   const splitEnd = last.start < end && last.end > end;
