@@ -7,7 +7,7 @@
 import { MmStruct, MM_ANONPAGES, MM_FILEPAGES } from './mm_types.ts';
 import { remove_vma } from './mmap.ts';
 import { _PAGE_ANON } from './page_prot.ts';
-import { PMD_LEVEL, PTE_LEVEL, _PAGE_RW, _PAGE_SPECIAL, pte_flags, pte_pfn } from './pgtable.ts';
+import { PMD_LEVEL, PTE_LEVEL, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pte_flags, pte_pfn } from './pgtable.ts';
 import { VM_DONTCOPY, VM_MAYWRITE, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, VmArea } from './vm_area.ts';
 
 /** is_cow_mapping: private and possibly writable. */
@@ -53,6 +53,11 @@ function copy_page_range(dstMm: MmStruct, srcMm: MmStruct, dst: VmArea, src: VmA
   const anon = dstMm.kmem.anon;
   srcMm.pgtables.for_each_leaf(src.start, src.end, (va, level, entry) => {
     const f = pte_flags(entry);
+    if (!(f & _PAGE_PRESENT)) {
+      // copy_nonpresent_pte: a hwpoison entry is copied as it is; it owns nothing.
+      if (!dstMm.pgtables.set_leaf(va, level, entry)) throw new Error('fork: out of page-table memory');
+      return;
+    }
     // copy_huge_pmd/pud skip what is not anonymous: file and pfn mappings refault.
     if (level > PTE_LEVEL && !(f & _PAGE_ANON) && !dst.isAnonymous()) return;
     if (f & _PAGE_ANON) {

@@ -27,11 +27,14 @@ import {
   pte_flags,
   pte_pfn,
 } from './pgtable.ts';
+import { is_hwpoison_entry } from './memory_failure.ts';
 import { PGFAULT, PGREUSE } from './vmstat.ts';
 import {
   FAULT_FLAG_WRITE,
   VM_FAULT_ERROR,
   VM_FAULT_FALLBACK,
+  VM_FAULT_HWPOISON,
+  VM_FAULT_HWPOISON_LARGE,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_RETRY,
@@ -76,6 +79,8 @@ function __handle_mm_fault(mm: MmStruct, vma: VmArea, address: number, flags: nu
   const entry = pt.walk(address);
   const level = pt.lastLevel;
   if (entry !== 0) {
+    // A hwpoison entry left by memory_failure: the access gets SIGBUS (BUS_MCEERR_AR).
+    if (is_hwpoison_entry(entry)) return level === PTE_LEVEL ? VM_FAULT_HWPOISON : VM_FAULT_HWPOISON_LARGE;
     if (!write || pte_flags(entry) & _PAGE_RW) return 0; // spurious: already mapped as needed
     if (level === PUD_LEVEL) {
       // wp_huge_pud: only file/pfn mappings have PUD leaves; let the driver decide, else split.
@@ -236,6 +241,7 @@ export function vmf_insert_pfn_huge(mm: MmStruct, vma: VmArea, addr: number, pfn
 /** Drop what one leaf held: put anonymous pages, uncount file pages. Special entries own nothing. */
 export function zap_leaf(mm: MmStruct, level: number, entry: number): void {
   const f = pte_flags(entry);
+  if (!(f & _PAGE_PRESENT)) return; // a hwpoison entry: the frame is isolated, not ours to put
   const pfn = pte_pfn(entry);
   const pages = level === PTE_LEVEL ? 1 : level === PMD_LEVEL ? 512 : 262144;
   if (f & _PAGE_ANON) {

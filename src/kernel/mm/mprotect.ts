@@ -10,6 +10,7 @@ import { _PAGE_ANON } from './page_prot.ts';
 import { _PAGE_RW, _PAGE_SPECIAL, _PAGE_USER, pte_flags, pte_pfn } from './pgtable.ts';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_NORESERVE, VM_READ, VM_SHARED, VM_WRITE, type VmArea } from './vm_area.ts';
 import { vma_adjust_trans_huge } from './huge_memory.ts';
+import { is_hwpoison_entry } from './memory_failure.ts';
 
 const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
 /** PROT_SEM: accepted (and ignored) by the generic arch_validate_prot, which x86 uses. */
@@ -91,6 +92,7 @@ function mprotect_fixup(mm: MmStruct, vma: VmArea, start: number, end: number, n
   const accessible = (newflags & VM_ACCESS_FLAGS) !== 0;
   mm.pgtables.change_protection(start, end, (entry) => {
     const f = pte_flags(entry);
+    if (is_hwpoison_entry(entry)) return entry; // change_pte_range leaves non-present entries alone
     // Private pages stay read-only until a write fault decides on copy-on-write,
     // except anonymous pages we own outright (what can_change_pte_writable allows).
     let w = false;
