@@ -170,9 +170,14 @@ export class Host {
     this.init.children.delete(t);
   }
 
-  /** Deliver an asynchronous signal with its default action (the model's programs install no handlers). */
-  send_signal(t: Task, signo: number): void {
+  /**
+   * Deliver an asynchronous signal with its default action (the model's programs
+   * install no handlers); `info` is the siginfo a BUS_MCEERR_AO carries, kept on
+   * the task for inspection.
+   */
+  send_signal(t: Task, signo: number, info?: { code: number; addr: number; lsb: number }): void {
     if (SIG_IGNORED.has(signo) || SIG_STOP.has(signo)) return;
+    if (info) t.lastSiginfo = { signo, ...info };
     t.do_exit(signo);
   }
 

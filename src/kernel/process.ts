@@ -46,6 +46,8 @@ export class Task implements Syscalls {
   readonly fds: (File | null)[] = [];
   readonly children = new Set<Task>();
   readonly startTimeNs: number;
+  /** The last signal delivered with siginfo (e.g. SIGBUS BUS_MCEERR_AO from memory failure). */
+  lastSiginfo: { signo: number; code: number; addr: number; lsb: number } | null = null;
   /** Controlling terminal as tty_nr (new_encode_dev), 0 for none; pts/0 is 34816. */
   tty = 0;
 

@@ -180,10 +180,21 @@ function touch(sys: Syscalls, addr: number, span: number, o: Options): void {
 
 /** The first byte in the range that is not `want`, if any. */
 function verify(sys: Syscalls, addr: number, span: number, want: number): { addr: number; got: number } | null {
+  const word = want * 0x01010101;
   for (let off = 0; off < span; off += PAGE_SIZE) {
     const bytes = sys.load(addr + off, Math.min(PAGE_SIZE, span - off));
-    const i = bytes.findIndex((b) => b !== want);
+    const i = firstMismatch(bytes, want, word);
     if (i >= 0) return { addr: addr + off + i, got: bytes[i]! };
   }
   return null;
+}
+
+/** Index of the first byte that is not `want`, or -1; compares four bytes at a time. */
+function firstMismatch(bytes: Uint8Array, want: number, word: number): number {
+  const words = bytes.byteOffset % 4 === 0 ? Math.floor(bytes.length / 4) : 0;
+  const w = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+  let i = 0;
+  while (i < words && w[i] === word) i++;
+  for (let b = i * 4; b < bytes.length; b++) if (bytes[b] !== want) return b;
+  return -1;
 }

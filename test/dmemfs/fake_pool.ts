@@ -91,6 +91,19 @@ export class FakeDmemPool implements DmemPool {
     this.nfree += nr;
   }
 
+  /** Frames marked bad by a test. */
+  readonly poisoned = new Set<number>();
+
+  is_poisoned(pfn: number): boolean {
+    return this.poisoned.has(pfn);
+  }
+
+  dpage_poisoned(phys: number): boolean {
+    const first = phys / 4096;
+    for (const p of this.poisoned) if (p >= first && p < first + 2 ** (this.dpage_shift - 12)) return true;
+    return false;
+  }
+
   is_dmem_pfn(pfn: number): boolean {
     return pfn * PAGE_SIZE >= this.base && pfn * PAGE_SIZE < this.base + this.registeredBytes;
   }

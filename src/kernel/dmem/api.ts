@@ -49,6 +49,11 @@ export interface DmemPool {
   /** Drop one; returns true when the dpage's count fell back to its owner's single reference. */
   dmem_put_page(phys: number): boolean;
 
+  /** Has this frame a recorded hardware error (its bit in the region's error bitmap)? */
+  is_poisoned(pfn: number): boolean;
+  /** Does the dpage starting at phys hold any frame with a hardware error? */
+  dpage_poisoned(phys: number): boolean;
+
   /** Totals in dpages (all nodes, or one). */
   total_dpages(nid?: number): number;
   free_dpages(nid?: number): number;

@@ -372,6 +372,12 @@ export class DmemPoolImpl implements DmemPool {
     return r !== null && r.error_bitmap !== null && r.error_bitmap.test(pfn - r.start_pfn);
   }
 
+  /** Does the dpage at phys hold a poisoned frame? (what dmemfs's fault checks before mapping it) */
+  dpage_poisoned(phys: number): boolean {
+    const r = this.find_dmem_region(phys);
+    return r !== null && r.dpage_is_error(r.pos_of(phys));
+  }
+
   /** total_dpages, all nodes or one. */
   total_dpages(nid?: number): number {
     return nid === undefined ? this.pool_total : (this.nodes[nid]?.total_dpages ?? 0);

@@ -4,6 +4,7 @@
  * call handle_mm_fault, and turn failures into the signal the task gets.
  */
 import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV, Signal } from '../../uapi/signal.ts';
+import { PAGE_SHIFT, PMD_SIZE, ilog2 } from '../../lib/size.ts';
 import { handle_mm_fault } from './memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import {
@@ -39,7 +40,11 @@ export function do_user_addr_fault(mm: MmStruct, address: number, write: boolean
   if (access_error(flags, vma.flags, write)) return new Signal(SIGSEGV, SEGV_ACCERR, address);
   const ret = handle_mm_fault(mm, vma, address, flags);
   if (ret & VM_FAULT_OOM) return new Signal(SIGKILL, 0, address);
-  if (ret & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return new Signal(SIGBUS, BUS_MCEERR_AR, address, ret & VM_FAULT_HWPOISON_LARGE ? 21 : 12);
+  if (ret & VM_FAULT_HWPOISON) return new Signal(SIGBUS, BUS_MCEERR_AR, address, PAGE_SHIFT);
+  if (ret & VM_FAULT_HWPOISON_LARGE) {
+    // Linux encodes the huge page's size in the fault code; the mapping's page size tells us here.
+    return new Signal(SIGBUS, BUS_MCEERR_AR, address, ilog2(vma.vm_ops?.pagesize?.(vma) ?? PMD_SIZE));
+  }
   if (ret & VM_FAULT_SIGBUS) return new Signal(SIGBUS, BUS_ADRERR, address);
   if (ret & VM_FAULT_SIGSEGV) return new Signal(SIGSEGV, SEGV_MAPERR, address);
   return null;

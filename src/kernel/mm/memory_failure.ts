@@ -91,6 +91,10 @@ export class MemoryFailure {
    * when the page could not be isolated.
    */
   memory_failure(pfn: number, flags = 0): number {
+    if (this.poisoned.has(pfn)) {
+      this.log.err(`Memory failure: 0x${pfn.toString(16)}: already hardware poisoned`);
+      return -133;
+    }
     for (const hook of this.ownerHooks) {
       if (hook(pfn, flags)) {
         this.poisoned.set(pfn, 'owner');
@@ -100,10 +104,6 @@ export class MemoryFailure {
     if (!this.pfnValid(pfn)) {
       this.log.err(`Memory failure: 0x${pfn.toString(16)}: memory outside kernel control`);
       return -6;
-    }
-    if (this.poisoned.has(pfn)) {
-      this.log.err(`Memory failure: 0x${pfn.toString(16)}: already hardware poisoned`);
-      return -133;
     }
     if (this.buddy.is_free_buddy_page(pfn) && this.buddy.take_page_off_buddy(pfn)) {
       this.poisoned.set(pfn, 'buddy');

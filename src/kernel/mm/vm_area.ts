@@ -95,6 +95,8 @@ export interface VmOperations {
   fault?(vmf: VmFault): number;
   /** order 9 (PMD) or 18 (PUD). */
   huge_fault?(vmf: VmFault, order: number): number;
+  /** The mapping's page size (vm_ops->pagesize; smaps' KernelPageSize, si_addr_lsb of huge poison). */
+  pagesize?(vma: VmArea): number;
   /** Called before a shared mapping's page is made writable. */
   page_mkwrite?(vmf: VmFault): number;
 }

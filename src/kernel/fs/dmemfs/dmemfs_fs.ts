@@ -34,6 +34,8 @@ export interface DmemfsDeps {
    * while vma.vm_mm is not yet set, and write/fallocate allocate on its node.
    */
   current_mm(): MmStruct | null;
+  /** Every mounted dmemfs superblock (memory failure looks for a dpage's owner in all of them). */
+  readonly mounts?: Set<DmemfsSbInfo>;
 }
 
 /** struct dmemfs_fs_info: the mount options and what the superblock owns. */

@@ -23,6 +23,8 @@ import { remap_pfn_range } from '../../mm/remap.ts';
 import {
   VM_DONTCOPY,
   VM_FAULT_FALLBACK,
+  VM_FAULT_HWPOISON,
+  VM_FAULT_HWPOISON_LARGE,
   VM_FAULT_SIGBUS,
   VM_HUGEPAGE,
   VM_IO,
@@ -61,7 +63,10 @@ function __dmemfs_fault(vmf: VmFault): number {
   const phys = radix_get_create_entry(mm, vma, vmf.address, inode, vmf.pgoff);
   // The original returned the raw -errno here as a vm_fault_t; SIGBUS is what it meant.
   if (phys < 0) return VM_FAULT_SIGBUS;
-  return vmf_insert_pfn(mm, vma, vmf.address, dmem_addr_to_pfn(inode, phys, vmf.pgoff, PAGE_SIZE));
+  const pfn = dmem_addr_to_pfn(inode, phys, vmf.pgoff, PAGE_SIZE);
+  // Ours: a frame with a hardware error is never mapped again (SIGBUS BUS_MCEERR_AR).
+  if (DMEMFS_SB(inode).deps.pool.is_poisoned(pfn)) return VM_FAULT_HWPOISON;
+  return vmf_insert_pfn(mm, vma, vmf.address, pfn);
 }
 
 /**
@@ -78,6 +83,7 @@ function __dmemfs_huge_fault(vmf: VmFault, size: number, level: number): number 
   // vmf.address is already aligned down to the fault size, which is the dpage size.
   const phys = radix_get_create_entry(mm, vma, vmf.address, inode, vma.pgoffOf(vmf.address));
   if (phys < 0) return VM_FAULT_SIGBUS;
+  if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON_LARGE;
   return vmf_insert_pfn_huge(mm, vma, vmf.address, phys / PAGE_SIZE, level);
 }
 
@@ -121,6 +127,7 @@ function dmemfs_mprotect(vma: VmArea, _start: number, _end: number, newflags: nu
 /** dmemfs_vm_ops (.pagesize and .access are not modelled). */
 export const dmemfs_vm_ops: VmOperations = {
   name: 'dmemfs',
+  pagesize: (vma) => dmem_page_size(vma_inode(vma)),
   may_split: dmemfs_split,
   mremap: dmemfs_mremap,
   mprotect: dmemfs_mprotect,

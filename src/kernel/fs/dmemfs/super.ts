@@ -39,6 +39,7 @@ function dmemfs_fill_super(type: FileSystemType, deps: DmemfsDeps, data: string,
   sb.s_maxbytes = MAX_LFS_FILESIZE;
   deps.pool.dmem_alloc_init(shift);
   sb.s_root = d_make_root(dmemfs_get_inode(sb, S_IFDIR | 0o755));
+  deps.mounts?.add(fsi);
   return sb;
 }
 
@@ -53,7 +54,10 @@ export function register_dmemfs(vfs: Vfs, deps: DmemfsDeps, warn?: (msg: string)
     fs_flags: 0,
     mount: (_source, _flags, data) => dmemfs_fill_super(type, deps, data, vfs.clockNs, warn),
     // dmemfs_kill_sb(): kill_litter_super (our put_super) then leave the pool.
-    kill_sb: () => deps.pool.dmem_alloc_uinit(),
+    kill_sb: (sb: SuperBlock) => {
+      deps.mounts?.delete(sb.s_fs_info as DmemfsSbInfo);
+      deps.pool.dmem_alloc_uinit();
+    },
   };
   vfs.register_filesystem(type);
   return type;
