@@ -182,8 +182,10 @@ export function proc_pid_smaps(mm: MmStruct, info: VmaFileInfo, thpEligible: (vm
     const kb = (label: string, bytes: number): string => `${label.padEnd(16)}${String(Math.floor(bytes / 1024)).padStart(8)} kB\n`;
     out += show_map_vma(vma, info);
     out += kb('Size:', vma.size);
-    out += kb('KernelPageSize:', PAGE_SIZE);
-    out += kb('MMUPageSize:', PAGE_SIZE);
+    // vma_kernel_pagesize / vma_mmu_pagesize: the driver's page size (dmemfs: the dpage).
+    const pagesize = vma.vm_ops?.pagesize?.(vma) ?? PAGE_SIZE;
+    out += kb('KernelPageSize:', pagesize);
+    out += kb('MMUPageSize:', pagesize);
     out += kb('Rss:', c.rss);
     out += kb('Pss:', c.pss);
     out += kb('Pss_Dirty:', c.pssDirty);
