@@ -7,25 +7,21 @@
 import { Errno } from '../lib/errno.ts';
 import { PAGE_SIZE, alignUp, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
-import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MPOL_DEFAULT, MPOL_LOCAL, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT } from '../uapi/mman.ts';
+import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE } from '../uapi/mman.ts';
 import { SIGKILL, Signal, strsignal } from '../uapi/signal.ts';
 import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
 import type { File } from './fs/vfs/file.ts';
 import type { Path } from './fs/vfs/mount.ts';
 import type { Host } from './host.ts';
 import { exit_mmap, dup_mmap } from './mm/dup_mmap.ts';
-import { do_user_addr_fault } from './mm/fault.ts';
 import { populate_range } from './mm/gup.ts';
-import { vma_adjust_trans_huge } from './mm/huge_memory.ts';
 import { do_madvise } from './mm/madvise.ts';
-import { mpol_equal, mpol_new } from './mm/mempolicy.ts';
+import { do_mbind, mpol_new } from './mm/mempolicy.ts';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MmStruct } from './mm/mm_types.ts';
-import { TASK_SIZE, do_mmap, do_munmap, type MmapFile } from './mm/mmap.ts';
+import { do_mmap, do_munmap, type MmapFile } from './mm/mmap.ts';
 import { do_mprotect } from './mm/mprotect.ts';
 import { do_mremap } from './mm/mremap.ts';
-import { LEVEL_SIZE, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER, pte_flags, pte_pfn } from './mm/pgtable.ts';
-import type { MemPolicy } from './mm/vm_area.ts';
-import { user_access } from './uaccess.ts';
+import { copy_from_user, copy_to_user } from './uaccess.ts';
 
 /** Task states as /proc/PID/stat shows them. */
 export type TaskState = 'R' | 'S' | 'Z';
@@ -279,81 +275,19 @@ export class Task implements Syscalls {
   }
 
   mbind(addr: number, length: number, mode: number, nodemask: readonly number[], flags: number): void {
-    // sanitize_mpol_flags and get_nodes run before do_mbind's own checks.
-    if (!Number.isInteger(mode) || mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL');
-    if (flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) throw new Errno('EINVAL');
-    if (!isAligned(addr, PAGE_SIZE)) throw new Errno('EINVAL');
-    const len = alignUp(length, PAGE_SIZE);
-    const end = addr + len;
-    if (end < addr) throw new Errno('EINVAL');
-    if (end === addr) return;
-    const pol: MemPolicy | null = mpol_new(mode, nodemask, this.host.nrNodes);
-    // queue_pages_range: a hole in the range is EFAULT, found before anything
-    // changes; MPOL_DEFAULT sets MPOL_MF_DISCONTIG_OK, so only a range that is all
-    // hole fails for it.
-    const vmas = this.mm.vmas.vmas_in(addr, end);
-    if (vmas.length === 0) throw new Errno('EFAULT');
-    if (pol) {
-      let cur = addr;
-      for (const vma of vmas) {
-        if (vma.start > cur) throw new Errno('EFAULT');
-        cur = vma.end;
-      }
-      if (cur < end) throw new Errno('EFAULT');
-    }
-    // mbind_range, VMA by VMA by address (a merge may swallow the next VMA).
-    for (let cur = addr; cur < end; ) {
-      const vma = this.mm.vmas.find_vma(cur);
-      if (!vma || vma.start >= end) break;
-      const s = Math.max(cur, vma.start);
-      const e = Math.min(end, vma.end);
-      if (!mpol_equal(vma.policy, pol)) {
-        // Splitting the VMA splits the huge entries across the new boundaries first.
-        vma_adjust_trans_huge(this.mm, vma, s, e);
-        this.mm.vmas.vma_modify(vma, s, e, { policy: pol });
-      }
-      cur = e;
-    }
+    do_mbind(this.mm, addr, length, mode, nodemask, flags, this.host.nrNodes);
   }
 
   set_mempolicy(mode: number, nodemask: readonly number[]): void {
     this.mm.policy = mpol_new(mode, nodemask, this.host.nrNodes);
   }
 
-  /** Resolve a user address for an access of `write`, faulting as the CPU would; returns the physical address. */
-  private translate(va: number, write: boolean): number {
-    const pt = this.mm.pgtables;
-    for (let tries = 0; tries < 4; tries++) {
-      const e = va >= 0 && va < TASK_SIZE ? pt.walk(va) : 0;
-      // The CPU's check: a present entry the user may access (_PAGE_USER is clear on
-      // PROT_NONE entries), writable for a write.
-      const f = pte_flags(e);
-      if (e !== 0 && f & _PAGE_PRESENT && f & _PAGE_USER && (!write || f & _PAGE_RW)) {
-        return pte_pfn(e) * PAGE_SIZE + (va % LEVEL_SIZE[pt.lastLevel]!);
-      }
-      const sig = va >= 0 && va < TASK_SIZE && Number.isInteger(va) ? do_user_addr_fault(this.mm, va, write) : new Signal(11, 1, va);
-      if (sig) this.force_sig(sig);
-    }
-    throw new Error(`BUG: fault at 0x${va.toString(16)} did not resolve`);
-  }
-
   load(addr: number, length: number): Uint8Array {
-    return user_access(length, addr, (va, n, out, off) => out.set(this.host.dram.read(this.translate(va, false), n), off));
+    return copy_from_user(this.mm, this.host.dram, addr, length, (sig) => this.force_sig(sig));
   }
 
   store(addr: number, data: Uint8Array): void {
-    const dram = this.host.dram;
-    if (data.length === 1) {
-      dram.writeByte(this.translate(addr, true), data[0]!);
-      return;
-    }
-    let done = 0;
-    while (done < data.length) {
-      const va = addr + done;
-      const n = Math.min(PAGE_SIZE - (va % PAGE_SIZE), data.length - done);
-      dram.write(this.translate(va, true), data.subarray(done, done + n));
-      done += n;
-    }
+    copy_to_user(this.mm, this.host.dram, addr, data, (sig) => this.force_sig(sig));
   }
 
   /** force_sig_fault: a synchronous signal. SIGKILL (the OOM killer) ends the task at once. */

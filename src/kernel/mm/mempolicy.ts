@@ -4,7 +4,18 @@
  * do_set_mempolicy, mpol_new's checks).
  */
 import { Errno } from '../../lib/errno.ts';
-import { MPOL_BIND, MPOL_DEFAULT, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_PREFERRED } from '../../uapi/mman.ts';
+import { PAGE_SIZE, alignUp, isAligned } from '../../lib/size.ts';
+import {
+  MPOL_BIND,
+  MPOL_DEFAULT,
+  MPOL_INTERLEAVE,
+  MPOL_LOCAL,
+  MPOL_MF_MOVE,
+  MPOL_MF_MOVE_ALL,
+  MPOL_MF_STRICT,
+  MPOL_PREFERRED,
+} from '../../uapi/mman.ts';
+import { vma_adjust_trans_huge } from './huge_memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import type { MemPolicy, VmArea } from './vm_area.ts';
 
@@ -78,4 +89,42 @@ export function mpol_equal(a: MemPolicy | null, b: MemPolicy | null): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return a.mode === b.mode && a.nodes.length === b.nodes.length && a.nodes.every((n, i) => n === b.nodes[i]);
+}
+
+/**
+ * do_mbind (with sanitize_mpol_flags and get_nodes' checks first): set the
+ * policy of [addr, addr+length). A hole is EFAULT before anything changes, except
+ * for MPOL_DEFAULT (MPOL_MF_DISCONTIG_OK), where only an all-hole range fails.
+ */
+export function do_mbind(mm: MmStruct, addr: number, length: number, mode: number, nodemask: readonly number[], flags: number, nrNodes: number): void {
+  if (!Number.isInteger(mode) || mode < MPOL_DEFAULT || mode > MPOL_LOCAL) throw new Errno('EINVAL');
+  if (flags & ~(MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) throw new Errno('EINVAL');
+  if (!isAligned(addr, PAGE_SIZE)) throw new Errno('EINVAL');
+  const end = addr + alignUp(length, PAGE_SIZE);
+  if (end < addr) throw new Errno('EINVAL');
+  if (end === addr) return;
+  const pol = mpol_new(mode, nodemask, nrNodes);
+  const vmas = mm.vmas.vmas_in(addr, end);
+  if (vmas.length === 0) throw new Errno('EFAULT');
+  if (pol) {
+    let cur = addr;
+    for (const vma of vmas) {
+      if (vma.start > cur) throw new Errno('EFAULT');
+      cur = vma.end;
+    }
+    if (cur < end) throw new Errno('EFAULT');
+  }
+  // mbind_range, VMA by VMA by address (a merge may swallow the next VMA).
+  for (let cur = addr; cur < end; ) {
+    const vma = mm.vmas.find_vma(cur);
+    if (!vma || vma.start >= end) break;
+    const s = Math.max(cur, vma.start);
+    const e = Math.min(end, vma.end);
+    if (!mpol_equal(vma.policy, pol)) {
+      // Splitting the VMA splits the huge entries across the new boundaries first.
+      vma_adjust_trans_huge(mm, vma, s, e);
+      mm.vmas.vma_modify(vma, s, e, { policy: pol });
+    }
+    cur = e;
+  }
 }
