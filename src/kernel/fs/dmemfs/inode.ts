@@ -7,12 +7,10 @@
 import { Errno } from '../../../lib/errno.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from '../../../uapi/fcntl.ts';
 import { unmap_mapping_range } from '../../mm/truncate.ts';
-import { simple_empty, type Dentry } from '../vfs/dcache.ts';
+import type { Dentry } from '../vfs/dcache.ts';
 import {
   current_time,
-  drop_nlink,
   inc_nlink,
-  isDir,
   isReg,
   NAME_MAX,
   new_inode,
@@ -20,7 +18,7 @@ import {
   type Inode,
   type InodeOperations,
 } from '../vfs/inode.ts';
-import { simple_dir_operations, simple_lookup } from '../vfs/libfs.ts';
+import { simple_dir_operations, simple_lookup, simple_rename, simple_rmdir, simple_unlink } from '../vfs/libfs.ts';
 import type { KStatfs, SuperBlock } from '../vfs/super.ts';
 import { DMEMFS_I, DMEMFS_MAGIC, DMEMFS_SB, DmemfsInodeInfo, type DmemfsSbInfo } from './dmemfs_fs.ts';
 import { inode_drop_dpages } from './dpages.ts';
@@ -55,39 +53,6 @@ function __create_file(dir: Inode, mode: number): Inode {
   dir.i_mtime = dir.i_ctime = current_time(inode);
   if ((mode & S_IFMT) === S_IFDIR) inc_nlink(dir);
   return inode;
-}
-
-/** simple_unlink(). */
-function simple_unlink(dir: Inode, dentry: Dentry): void {
-  const inode = dentry.d_inode!;
-  inode.i_ctime = dir.i_ctime = dir.i_mtime = current_time(inode);
-  drop_nlink(inode);
-}
-
-/** simple_rmdir(). */
-function simple_rmdir(dir: Inode, dentry: Dentry): void {
-  if (!simple_empty(dentry)) throw new Errno('ENOTEMPTY');
-  drop_nlink(dentry.d_inode!);
-  simple_unlink(dir, dentry);
-  drop_nlink(dir);
-}
-
-/** simple_rename() (flags 0: the VFS refuses the others before us). */
-function simple_rename(oldDir: Inode, oldDentry: Dentry, newDir: Inode, newDentry: Dentry): void {
-  const theyAreDirs = isDir(oldDentry.d_inode!);
-  if (newDentry.d_inode && !simple_empty(newDentry)) throw new Errno('ENOTEMPTY');
-  if (newDentry.d_inode) {
-    simple_unlink(newDir, newDentry);
-    if (theyAreDirs) {
-      drop_nlink(newDentry.d_inode);
-      drop_nlink(oldDir);
-    }
-  } else if (theyAreDirs) {
-    drop_nlink(oldDir);
-    inc_nlink(newDir);
-  }
-  const now = current_time(oldDir);
-  oldDir.i_ctime = oldDir.i_mtime = newDir.i_ctime = newDir.i_mtime = oldDentry.d_inode!.i_ctime = now;
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   type Inode,
   type InodeOperations,
 } from '../vfs/inode.ts';
-import { simple_dir_operations, simple_lookup } from '../vfs/libfs.ts';
+import { simple_dir_operations, simple_lookup, simple_rename_unlink } from '../vfs/libfs.ts';
 import type { KStatfs, SuperBlock } from '../vfs/super.ts';
 import { shmem_file_operations, shmem_truncate_range } from './file.ts';
 import { BOGO_DIRENT_SIZE, SHMEM_I, SHMEM_SB, ShmemInodeInfo, type ShmemSbInfo } from './shmem_fs.ts';
@@ -93,24 +93,11 @@ function shmem_rmdir(dir: Inode, dentry: Dentry): void {
   shmem_unlink(dir, dentry);
 }
 
-/** shmem_rename2() (flags 0). */
+/** shmem_rename2() (flags 0): simple_rename, with tmpfs's directory-size bookkeeping. */
 function shmem_rename2(oldDir: Inode, oldDentry: Dentry, newDir: Inode, newDentry: Dentry): void {
-  const theyAreDirs = isDir(oldDentry.d_inode!);
-  if (newDentry.d_inode && !simple_empty(newDentry)) throw new Errno('ENOTEMPTY');
-  if (newDentry.d_inode) {
-    shmem_unlink(newDir, newDentry);
-    if (theyAreDirs) {
-      drop_nlink(newDentry.d_inode);
-      drop_nlink(oldDir);
-    }
-  } else if (theyAreDirs) {
-    drop_nlink(oldDir);
-    inc_nlink(newDir);
-  }
+  simple_rename_unlink(oldDir, oldDentry, newDir, newDentry, shmem_unlink);
   oldDir.i_size -= BOGO_DIRENT_SIZE;
   newDir.i_size += BOGO_DIRENT_SIZE;
-  const now = current_time(oldDir);
-  oldDir.i_ctime = oldDir.i_mtime = newDir.i_ctime = newDir.i_mtime = oldDentry.d_inode!.i_ctime = now;
 }
 
 /**

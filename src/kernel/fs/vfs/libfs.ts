@@ -1,13 +1,25 @@
 /**
  * Library helpers for simple in-memory filesystems (fs/libfs.c: simple_lookup,
  * dcache_readdir / offset_readdir, dcache_dir_lseek, generic_read_dir,
- * simple_setattr).
+ * simple_setattr, simple_unlink, simple_rmdir, simple_rename).
  */
 import { Errno } from '../../../lib/errno.ts';
 import { DT_DIR, S_IFDIR, SEEK_CUR, SEEK_SET } from '../../../uapi/fcntl.ts';
-import { d_make_root, type Dentry } from './dcache.ts';
+import { d_make_root, simple_empty, type Dentry } from './dcache.ts';
 import type { File } from './file.ts';
-import { current_time, dt_type, NAME_MAX, new_inode, type DirContext, type FileOperations, type Iattr, type Inode } from './inode.ts';
+import {
+  current_time,
+  drop_nlink,
+  dt_type,
+  inc_nlink,
+  isDir,
+  NAME_MAX,
+  new_inode,
+  type DirContext,
+  type FileOperations,
+  type Iattr,
+  type Inode,
+} from './inode.ts';
 import { byteLength } from './namei.ts';
 import { SuperBlock, simple_statfs, type FileSystemType } from './super.ts';
 
@@ -96,4 +108,52 @@ export function init_pseudo(name: string, magic: number, clockNs: () => number):
     },
   };
   return type;
+}
+
+/** simple_unlink(): the name goes; the inode loses a link. */
+export function simple_unlink(dir: Inode, dentry: Dentry): void {
+  const inode = dentry.d_inode!;
+  inode.i_ctime = dir.i_ctime = dir.i_mtime = current_time(inode);
+  drop_nlink(inode);
+}
+
+/** simple_rmdir(): ENOTEMPTY unless empty; the directory and its parent lose a link each. */
+export function simple_rmdir(dir: Inode, dentry: Dentry): void {
+  if (!simple_empty(dentry)) throw new Errno('ENOTEMPTY');
+  drop_nlink(dentry.d_inode!);
+  simple_unlink(dir, dentry);
+  drop_nlink(dir);
+}
+
+/** simple_rename() as an inode operation (flags 0; the VFS refuses the others first). */
+export function simple_rename(oldDir: Inode, oldDentry: Dentry, newDir: Inode, newDentry: Dentry, _flags = 0): void {
+  simple_rename_unlink(oldDir, oldDentry, newDir, newDentry, simple_unlink);
+}
+
+/**
+ * The body of simple_rename: a target that exists must be an empty directory or a
+ * file, and is unlinked with `unlink` (the filesystem's own, so its accounting
+ * follows); directory link counts move.
+ */
+export function simple_rename_unlink(
+  oldDir: Inode,
+  oldDentry: Dentry,
+  newDir: Inode,
+  newDentry: Dentry,
+  unlink: (dir: Inode, dentry: Dentry) => void,
+): void {
+  const theyAreDirs = isDir(oldDentry.d_inode!);
+  if (newDentry.d_inode && !simple_empty(newDentry)) throw new Errno('ENOTEMPTY');
+  if (newDentry.d_inode) {
+    unlink(newDir, newDentry);
+    if (theyAreDirs) {
+      drop_nlink(newDentry.d_inode);
+      drop_nlink(oldDir);
+    }
+  } else if (theyAreDirs) {
+    drop_nlink(oldDir);
+    inc_nlink(newDir);
+  }
+  const now = current_time(oldDir);
+  oldDir.i_ctime = oldDir.i_mtime = newDir.i_ctime = newDir.i_mtime = oldDentry.d_inode!.i_ctime = now;
 }
