@@ -7,7 +7,7 @@
  * kernel/signal.c (default signal actions), mm/oom_kill.c (the OOM report).
  */
 import { PAGE_SIZE, pfnOf } from '../lib/size.ts';
-import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } from '../uapi/signal.ts';
+import { SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } from '../uapi/signal.ts';
 import { KernelParams } from './boot/cmdline.ts';
 import type { MachineDesc } from './boot/machine.ts';
 import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts';
@@ -184,11 +184,12 @@ export class Host {
   /** oom_kill_process's report for a task the OOM killer chose. */
   oom_kill(t: Task): void {
     const r = t.rss();
+    let vm = 0;
+    for (const v of t.mm.vmas.vmas_in(0, Number.MAX_SAFE_INTEGER)) vm += v.size;
     this.log.err(
-      `Out of memory: Killed process ${t.pid} (${t.comm}) total-vm:${0}kB, anon-rss:${r.anon * 4}kB, file-rss:${r.file * 4}kB, ` +
+      `Out of memory: Killed process ${t.pid} (${t.comm}) total-vm:${vm / 1024}kB, anon-rss:${r.anon * 4}kB, file-rss:${r.file * 4}kB, ` +
         `shmem-rss:${r.shmem * 4}kB, UID:0 pgtables:${t.mm.nrPgtables * 4}kB oom_score_adj:0`,
     );
-    void SIGKILL;
   }
 
   /** memfd_create: an unlinked tmpfs file (mm/memfd.c). */

@@ -283,10 +283,13 @@ export class Task implements Syscalls {
   }
 
   load(addr: number, length: number): Uint8Array {
+    // Faults allocate for `current` (tmpfs pages land on its node and count against it).
+    this.host.current = this;
     return copy_from_user(this.mm, this.host.dram, addr, length, (sig) => this.force_sig(sig));
   }
 
   store(addr: number, data: Uint8Array): void {
+    this.host.current = this;
     copy_to_user(this.mm, this.host.dram, addr, data, (sig) => this.force_sig(sig));
   }
 

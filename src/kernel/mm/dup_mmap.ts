@@ -4,7 +4,8 @@
  * copy_present_pte, vma_needs_copy; mm/huge_memory.c copy_huge_pmd;
  * mm/mmap.c exit_mmap).
  */
-import { MmStruct, MM_ANONPAGES, MM_FILEPAGES } from './mm_types.ts';
+import { mm_counter_file } from './memory.ts';
+import { MmStruct, MM_ANONPAGES } from './mm_types.ts';
 import { remove_vma } from './mmap.ts';
 import { _PAGE_ANON } from './page_prot.ts';
 import { PMD_LEVEL, PTE_LEVEL, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pte_flags, pte_pfn } from './pgtable.ts';
@@ -65,7 +66,7 @@ function copy_page_range(dstMm: MmStruct, srcMm: MmStruct, dst: VmArea, src: VmA
       else anon.dupPte(pte_pfn(entry));
       dstMm.rss[MM_ANONPAGES]! += level === PMD_LEVEL ? 512 : 1;
     } else if (!(f & _PAGE_SPECIAL)) {
-      dstMm.rss[MM_FILEPAGES]! += level === PMD_LEVEL ? 512 : 1;
+      dstMm.rss[mm_counter_file(dst)]! += level === PMD_LEVEL ? 512 : 1;
     }
     const e = cow && f & _PAGE_RW ? entry - _PAGE_RW : entry;
     if (!dstMm.pgtables.set_leaf(va, level, e)) throw new Error('fork: out of page-table memory');

@@ -10,7 +10,7 @@ import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page, split_huge_pmd, split_huge_pud, thp_vma_suitable } from './huge_memory.ts';
 import { policy_node } from './mempolicy.ts';
 import { _PAGE_ANON, vm_page_prot } from './page_prot.ts';
-import { MM_ANONPAGES, MM_FILEPAGES, type MmStruct } from './mm_types.ts';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.ts';
 import {
   PMD_LEVEL,
   PTE_LEVEL,
@@ -46,6 +46,11 @@ import {
   type VmArea,
   type VmFault,
 } from './vm_area.ts';
+
+/** mm_counter_file: page-cache pages of shmem (tmpfs, memfd, shared anonymous) count as RssShmem. */
+export function mm_counter_file(vma: VmArea): number {
+  return vma.vm_ops?.name === 'shmem' ? MM_SHMEMPAGES : MM_FILEPAGES;
+}
 
 /** Flags of a leaf at PMD/PUD level add _PAGE_PSE. */
 function huge(flags: number): number {
@@ -161,7 +166,7 @@ function do_fault(mm: MmStruct, vma: VmArea, address: number, flags: number): nu
   const shared = (vma.flags & VM_SHARED) !== 0;
   const e = mk_entry(vmf.pfn, vm_page_prot(vma, shared));
   if (!install(mm, address, e)) return VM_FAULT_OOM;
-  mm.rss[MM_FILEPAGES]!++;
+  mm.rss[mm_counter_file(vma)]!++;
   return 0;
 }
 
@@ -214,7 +219,7 @@ function do_wp_page(mm: MmStruct, vma: VmArea, address: number, entry: number): 
   vma.anon_vma ??= {};
   k.anon.newPage(copy);
   if (flags & _PAGE_ANON) k.anon.putPte(pfn);
-  else if (!(flags & _PAGE_SPECIAL)) mm.rss[MM_FILEPAGES]!--;
+  else if (!(flags & _PAGE_SPECIAL)) mm.rss[mm_counter_file(vma)]!--;
   if (!(flags & _PAGE_ANON)) mm.rss[MM_ANONPAGES]!++;
   return 0;
 }
@@ -239,7 +244,7 @@ export function vmf_insert_pfn_huge(mm: MmStruct, vma: VmArea, addr: number, pfn
 }
 
 /** Drop what one leaf held: put anonymous pages, uncount file pages. Special entries own nothing. */
-export function zap_leaf(mm: MmStruct, level: number, entry: number): void {
+export function zap_leaf(mm: MmStruct, vma: VmArea, level: number, entry: number): void {
   const f = pte_flags(entry);
   if (!(f & _PAGE_PRESENT)) return; // a hwpoison entry: the frame is isolated, not ours to put
   const pfn = pte_pfn(entry);
@@ -249,7 +254,7 @@ export function zap_leaf(mm: MmStruct, level: number, entry: number): void {
     else mm.kmem.anon.putPte(pfn);
     mm.rss[MM_ANONPAGES]! -= pages;
   } else if (!(f & _PAGE_SPECIAL)) {
-    mm.rss[MM_FILEPAGES]! -= pages;
+    mm.rss[mm_counter_file(vma)]! -= pages;
   }
 }
 
@@ -271,7 +276,7 @@ function zap_vma(mm: MmStruct, vma: VmArea, start: number, end: number, freeTabl
   // free_pgtables' floor and ceiling: tables shared with the neighbouring VMAs stay.
   const prev = freeTables ? mm.vmas.prev(vma) : undefined;
   const next = freeTables ? mm.vmas.next(vma) : undefined;
-  mm.pgtables.zap_range(start, end, (_va, level, entry) => zap_leaf(mm, level, entry), freeTables, prev?.end ?? 0, next?.start ?? USER_PGTABLES_CEILING);
+  mm.pgtables.zap_range(start, end, (_va, level, entry) => zap_leaf(mm, vma, level, entry), freeTables, prev?.end ?? 0, next?.start ?? USER_PGTABLES_CEILING);
 }
 
 /** If a huge leaf covers `addr` without starting there, split it (or drop it, for file/pfn maps). */
