@@ -153,7 +153,7 @@ function run(pagesize: '4K' | '2M', seq: Op[]): void {
         const index = Math.floor(off / dp);
         const had = DMEMFS_I(m.ref.inode).dpages.lookup(index) !== NO_DPAGE;
         const canAlloc = pool.free_dpages() > 0;
-        const pastEof = alignDown(off, dp) >= m.ref.inode.i_size;
+        const pastEof = alignDown(off, PAGE_SIZE) >= m.ref.inode.i_size;
         try {
           if (op.v % 2) {
             m.task.store(va, new Uint8Array([op.v]));

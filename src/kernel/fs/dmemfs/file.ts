@@ -37,18 +37,26 @@ function dmemfs_file_read(file: File, count: number, ppos: Loff): Uint8Array {
   const size = fsi.dpage_size;
   const n = Math.min(count, inode.i_size - pos);
   const out = new Uint8Array(n);
-  for (let done = 0; done < n; ) {
+  let done = 0;
+  while (done < n) {
     const at = pos + done;
     const index = Math.floor(at / size);
     const off = at - index * size;
     const chunk = Math.min(size - off, n - done);
     const phys = table.lookup(index);
+    // Never copy out of a dpage with a hardware error: EIO, or a short read of
+    // what came before it (shmem_file_read_iter's PageHWPoison check; the mapping
+    // side refuses it with VM_FAULT_HWPOISON in mmap.ts).
+    if (phys !== NO_DPAGE && fsi.deps.pool.dpage_poisoned(phys)) {
+      if (done === 0) throw new Errno('EIO');
+      break;
+    }
     if (phys !== NO_DPAGE) out.set(fsi.deps.dram.read(phys + off, chunk), done);
     done += chunk;
   }
-  ppos.pos = pos + n;
+  ppos.pos = pos + done;
   file_accessed(file);
-  return out;
+  return done === n ? out : out.subarray(0, done);
 }
 
 /**
@@ -89,6 +97,11 @@ function dmemfs_file_write(file: File, data: Uint8Array, ppos: Loff): number {
         if (written > 0) break;
         throw err;
       }
+    }
+    // Nor write into one (shmem_write_begin's PageHWPoison check): EIO, or short.
+    if (fsi.deps.pool.dpage_poisoned(phys)) {
+      if (written > 0) break;
+      throw new Errno('EIO');
     }
     fsi.deps.dram.write(phys + off, data.subarray(written, written + chunk));
     written += chunk;

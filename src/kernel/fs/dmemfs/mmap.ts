@@ -64,8 +64,11 @@ function __dmemfs_fault(vmf: VmFault): number {
   // The original returned the raw -errno here as a vm_fault_t; SIGBUS is what it meant.
   if (phys < 0) return VM_FAULT_SIGBUS;
   const pfn = dmem_addr_to_pfn(inode, phys, vmf.pgoff, PAGE_SIZE);
-  // Ours: a frame with a hardware error is never mapped again (SIGBUS BUS_MCEERR_AR).
-  if (DMEMFS_SB(inode).deps.pool.is_poisoned(pfn)) return VM_FAULT_HWPOISON;
+  // Ours: a dpage with a hardware error is never mapped again (SIGBUS BUS_MCEERR_AR).
+  // The whole dpage, as the huge fault below and memory failure (which retires
+  // and unmaps whole dpages) treat it: a 2M/1G dpage faulted in 4K pieces (the
+  // EOF fallback above) must not map the good frames of a bad dpage either.
+  if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON;
   return vmf_insert_pfn(mm, vma, vmf.address, pfn);
 }
 
@@ -81,7 +84,13 @@ function __dmemfs_huge_fault(vmf: VmFault, size: number, level: number): number 
   if (dmem_page_size(inode) !== size) return VM_FAULT_FALLBACK;
   const mm = vma.vm_mm as MmStruct;
   // vmf.address is already aligned down to the fault size, which is the dpage size.
-  const phys = radix_get_create_entry(mm, vma, vmf.address, inode, vma.pgoffOf(vmf.address));
+  const pgoff = vma.pgoffOf(vmf.address);
+  // If the entry would extend beyond the file size, fall back to 4K faults, as
+  // dax_iomap_pmd_fault does: write(2) (ours) can leave i_size inside a dpage,
+  // and a PMD/PUD there would map whole pages past EOF (the original could not
+  // meet this: only truncate set i_size, always to whole dpages).
+  if (pgoff + size / PAGE_SIZE > Math.ceil(inode.i_size / PAGE_SIZE)) return VM_FAULT_FALLBACK;
+  const phys = radix_get_create_entry(mm, vma, vmf.address, inode, pgoff);
   if (phys < 0) return VM_FAULT_SIGBUS;
   if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON_LARGE;
   return vmf_insert_pfn_huge(mm, vma, vmf.address, phys / PAGE_SIZE, level);
