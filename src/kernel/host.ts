@@ -177,6 +177,8 @@ export class Host {
    */
   send_signal(t: Task, signo: number, info?: { code: number; addr: number; lsb: number }): void {
     if (SIG_IGNORED.has(signo) || SIG_STOP.has(signo)) return;
+    // init is SIGNAL_UNKILLABLE: signals it has no handler for are dropped, even SIGKILL.
+    if (t === this.init) return;
     if (info) t.lastSiginfo = { signo, ...info };
     t.do_exit(signo);
   }

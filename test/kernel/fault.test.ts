@@ -207,3 +207,12 @@ describe('mmap errnos', () => {
     expect(meminfo(task, 'MemFree')).toBe(free0);
   });
 });
+
+describe('signals to init', () => {
+  it('init is unkillable: kill -9 1 succeeds and init lives on', () => {
+    const { host, task } = boot();
+    task.kill(1, 9);
+    expect(host.init.state).toBe('S');
+    expect(host.tasks.has(1)).toBe(true);
+  });
+});
