@@ -8,6 +8,8 @@ import { PAGE_SIZE } from '../lib/size.ts';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/fcntl.ts';
 import { mount_early_filesystems } from './fs/early_mounts.ts';
 import { Devtmpfs, register_mem_devices } from './fs/devtmpfs/index.ts';
+import { vfio_init, type Vfio } from './vfio/index.ts';
+import { kvm_init, type KvmModule } from './kvm/index.ts';
 import { PseudoDir, register_pseudo_filesystems, type PseudoFilesystems } from './fs/pseudo/index.ts';
 import { ShmemFs, type ShmemMemory } from './fs/tmpfs/index.ts';
 import { Vfs, type File } from './fs/vfs/index.ts';
@@ -32,6 +34,10 @@ import { thpAttributes } from './sysfs/thp.ts';
 /** The host's filesystems and the file operations the mm asks of them. */
 export interface HostFs {
   vfs: Vfs;
+  /** The KVM module (its VMs). */
+  kvm: KvmModule;
+  /** VFIO (its containers). */
+  vfio: Vfio;
   shmem: ShmemFs;
   devtmpfs: Devtmpfs;
   pseudo: PseudoFilesystems;
@@ -68,6 +74,23 @@ export function init_filesystems(host: Host): HostFs {
   const pseudo = register_pseudo_filesystems(vfs);
   const devtmpfs = new Devtmpfs(shmem);
   register_mem_devices(shmem, devtmpfs);
+  const vfio = vfio_init({
+    kmem: host.kmem,
+    dmem: host.dmem,
+    devtmpfs,
+    pfn_valid: (p) => host.mem.sparse.pfn_valid(p),
+    current_mm: () => host.current?.mm ?? null,
+    warn: (m) => host.log.warn(m),
+  });
+  const kvm = kvm_init({
+    vfs,
+    devtmpfs,
+    debugfs: pseudo.debug,
+    kmem: host.kmem,
+    kalloc: host.kalloc,
+    nrCpus: host.machine.nodes.reduce((n, nd) => n + nd.cpus, 0),
+    current: () => host.current,
+  });
   const root = vfs.mount_root('tmpfs', 'mode=0755', 'rootfs');
   mount_early_filesystems(vfs, root);
   vfs.mkdir(root, '/mnt', 0o755);
@@ -86,6 +109,8 @@ export function init_filesystems(host: Host): HostFs {
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
+    kvm,
+    vfio,
     shmem,
     devtmpfs,
     pseudo,

@@ -231,6 +231,7 @@ export class Task implements Syscalls {
 
   ioctl(fd: number, request: number, arg?: unknown): number {
     const f = this.fget(fd);
+    this.host.current = this;
     if (!f.f_op.unlocked_ioctl) throw new Errno('ENOTTY');
     return f.f_op.unlocked_ioctl(f, request, arg);
   }

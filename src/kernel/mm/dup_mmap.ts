@@ -72,6 +72,8 @@ function copy_page_range(dstMm: MmStruct, srcMm: MmStruct, dst: VmArea, src: VmA
     if (!dstMm.pgtables.set_leaf(va, level, e)) throw new Error('fork: out of page-table memory');
   });
   // The parent's private entries lose write permission too, so either side's write copies.
+  // copy_page_range notifies the parent's COW range (MMU_NOTIFY_PROTECTION_PAGE): KVM must refault writes.
+  if (cow) srcMm.mmu_notifier_invalidate_range_start(src.start, src.end);
   if (cow) srcMm.pgtables.change_protection(src.start, src.end, (entry) => (pte_flags(entry) & _PAGE_RW ? entry - _PAGE_RW : entry));
 }
 

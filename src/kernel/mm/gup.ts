@@ -1,9 +1,10 @@
 /**
  * Reaching user memory from the kernel (mm/gup.c __get_user_pages,
- * populate_vma_page_range, fixup_user_fault; mm/memory.c follow_pfnmap_start).
- * KVM and VFIO build on these: memory with struct pages is pinned through
- * get_user_pages; VM_IO|VM_PFNMAP memory is resolved with fixup_user_fault and
- * follow_pfnmap, without any reference.
+ * populate_vma_page_range, fixup_user_fault, pin_user_pages_remote,
+ * unpin_user_page; mm/memory.c follow_pfnmap_start; mm/util.c
+ * __account_locked_vm). KVM and VFIO build on these: memory with struct pages
+ * is pinned through get_user_pages; VM_IO|VM_PFNMAP memory is resolved with
+ * fixup_user_fault and follow_pfnmap, without any reference.
  */
 import { Errno } from '../../lib/errno.ts';
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
@@ -153,5 +154,96 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
       addr = alignDown(addr, level_size(level)) + level_size(level);
     }
     addr = stop;
+  }
+}
+
+/**
+ * pin_user_pages_remote(mm, start, nrPages, FOLL_LONGTERM | (write ? FOLL_WRITE : 0)):
+ * fault in and long-term pin up to nrPages pages from start, returning their
+ * frames. As __get_user_pages does, it stops at the first page it cannot pin and
+ * returns what it pinned; only a failure on the first page throws (EFAULT for
+ * no VMA, VM_IO/VM_PFNMAP or a forbidden access; ENOMEM, EHWPOISON from the fault).
+ * The 4K zero page is returned but not pinned (try_grab_folio skips it since
+ * Linux 6.5; unpin_user_page skips it too).
+ *
+ * FOLL_LONGTERM refuses nothing more here: Linux refuses fs-dax VMAs and writable
+ * shared mappings of filesystems that track dirty pages (neither exists in the
+ * model; tmpfs and anonymous memory are allowed), and migrates pages out of
+ * ZONE_MOVABLE/CMA before pinning (check_and_migrate_movable_pages) — the model
+ * has no movable zone or CMA, so every page is pinned where it is.
+ */
+export function pin_user_pages(mm: MmStruct, start: number, nrPages: number, write: boolean): number[] {
+  const k = mm.kmem;
+  const pfns: number[] = [];
+  const base = alignDown(start, PAGE_SIZE);
+  for (let i = 0; i < nrPages; i++) {
+    let pfn: number;
+    try {
+      pfn = get_user_pages(mm, base + i * PAGE_SIZE, 1, write)[0]!;
+    } catch (e) {
+      if (i > 0 && e instanceof Errno) break;
+      throw e;
+    }
+    if (pfn !== k.zeroPfn && !k.pin(pfn)) {
+      // try_grab_folio: the pin count would overflow → -ENOMEM.
+      if (i > 0) break;
+      throw new Errno('ENOMEM');
+    }
+    pfns.push(pfn);
+  }
+  return pfns;
+}
+
+/** unpin_user_page: drop a long-term pin; a frame whose last mapping already went is freed now. */
+export function unpin_user_page(kmem: MmStruct['kmem'], pfn: number): void {
+  if (pfn === kmem.zeroPfn) return;
+  kmem.unpin(pfn);
+}
+
+/** unpin_user_pages: unpin_user_page for each frame. */
+export function unpin_user_pages(kmem: MmStruct['kmem'], pfns: readonly number[]): void {
+  for (const pfn of pfns) unpin_user_page(kmem, pfn);
+}
+
+/** MLOCK_LIMIT: the default RLIMIT_MEMLOCK, 8 MiB since Linux 5.16. */
+export const MLOCK_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The locked-memory state of an mm: mm->locked_vm (pages, VmLck in
+ * /proc/PID/status), and the owning task's RLIMIT_MEMLOCK and CAP_IPC_LOCK.
+ * The model's tasks are single-threaded and run as root, so the limit lives
+ * with the mm and CAP_IPC_LOCK defaults to true (root may exceed the limit).
+ */
+export interface MmLockState {
+  locked_vm: number;
+  /** RLIMIT_MEMLOCK in bytes (Infinity for RLIM_INFINITY). */
+  rlimit_memlock: number;
+  /** capable(CAP_IPC_LOCK). */
+  cap_ipc_lock: boolean;
+}
+
+// Kept beside the mm rather than in it so mm_types.ts stays untouched; dies with the mm.
+const lockStates = new WeakMap<MmStruct, MmLockState>();
+
+/** The mm's locked-memory state (created with the defaults on first use). */
+export function mm_lock_state(mm: MmStruct): MmLockState {
+  let st = lockStates.get(mm);
+  if (!st) lockStates.set(mm, (st = { locked_vm: 0, rlimit_memlock: MLOCK_LIMIT, cap_ipc_lock: true }));
+  return st;
+}
+
+/**
+ * __account_locked_vm (mm/util.c): charge (inc) or uncharge pages to
+ * mm->locked_vm. Charging past RLIMIT_MEMLOCK throws ENOMEM unless bypass_rlim
+ * (the caller's CAP_IPC_LOCK); nothing changes then.
+ */
+export function __account_locked_vm(mm: MmStruct, pages: number, inc: boolean, bypass_rlim: boolean): void {
+  const st = mm_lock_state(mm);
+  if (inc) {
+    if (!bypass_rlim && st.locked_vm + pages > Math.floor(st.rlimit_memlock / PAGE_SIZE)) throw new Errno('ENOMEM');
+    st.locked_vm += pages;
+  } else {
+    if (pages > st.locked_vm) throw new Error(`__account_locked_vm: uncharging ${pages} of ${st.locked_vm} pages (WARN_ON_ONCE)`);
+    st.locked_vm -= pages;
   }
 }

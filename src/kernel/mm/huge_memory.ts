@@ -87,6 +87,8 @@ export function do_huge_pmd_wp_page(mm: MmStruct, vma: VmArea, address: number, 
     const page = k.allocUser(9, nid, nodemask);
     if (page >= 0) {
       k.clear(page, 9);
+      // do_huge_zero_wp_pmd: the huge zero page is replaced under an mmu_notifier range.
+      mm.mmu_notifier_invalidate_range_start(haddr, haddr + PMD_SIZE);
       mm.pgtables.update_leaf(haddr, PMD_LEVEL, mk_entry(page, vm_page_prot(vma, true) | _PAGE_PSE | _PAGE_ANON));
       vma.anon_vma ??= {};
       k.anon.newThp(page);
@@ -117,6 +119,8 @@ export function split_huge_pmd(mm: MmStruct, vma: VmArea, address: number): void
   if (entry === 0 || mm.pgtables.lastLevel !== PMD_LEVEL) return;
   const f = pte_flags(entry);
   const pfn = pte_pfn(entry);
+  // __split_huge_pmd notifies the whole huge range: secondary MMUs drop their huge mapping.
+  mm.mmu_notifier_invalidate_range_start(haddr, haddr + PMD_SIZE);
   k.vmstat.count(THP_SPLIT_PMD);
   if (f & _PAGE_ANON) {
     if (!mm.pgtables.split_huge_pmd(haddr)) throw new Error('split_huge_pmd: out of page-table memory');
@@ -136,6 +140,7 @@ export function split_huge_pmd(mm: MmStruct, vma: VmArea, address: number): void
 export function split_huge_pud(mm: MmStruct, _vma: VmArea, address: number): void {
   const haddr = alignDown(address, PUD_SIZE);
   if (mm.pgtables.walk(haddr) === 0 || mm.pgtables.lastLevel !== PUD_LEVEL) return;
+  mm.mmu_notifier_invalidate_range_start(haddr, haddr + PUD_SIZE);
   mm.kmem.vmstat.count(THP_SPLIT_PUD);
   mm.pgtables.clear_leaf(haddr, PUD_LEVEL);
 }

@@ -5,8 +5,10 @@
  * `mm.kmem`, so several hosts can live in one Node process.
  *
  * Linux: mm/page_alloc.c (alloc_pages), mm/memory.c (empty_zero_page),
- * mm/huge_memory.c (huge_zero_folio, transparent_hugepage_flags).
+ * mm/huge_memory.c (huge_zero_folio, transparent_hugepage_flags),
+ * mm/gup.c (FOLL_PIN counts: folio_maybe_dma_pinned, gup_put_folio).
  */
+import { PAGES_PER_PMD } from '../../lib/size.ts';
 import { AnonPages } from './anon.ts';
 import type { Dram } from './dram.ts';
 import type { PageAllocator } from './page_alloc.ts';
@@ -69,10 +71,93 @@ export class Kmem {
     return pfn;
   }
 
-  /** Free user memory back to the buddy allocator. */
+  /**
+   * Free user memory back to the buddy allocator (the final folio_put). A block
+   * holding a long-term pinned frame is not freed: in Linux the pin is a folio
+   * reference (GUP_PIN_COUNTING_BIAS), so the last unmap or truncate leaves the
+   * folio alive until unpin_user_page drops it. The block waits in `deferred`
+   * and goes back to the buddy allocator when its last pin goes.
+   */
   freeUser(pfn: number, order: number): void {
+    if (this.pins.size > 0 && this.blockPinned(pfn, order)) {
+      this.deferred.set(pfn, order);
+      this.nrDeferred += 2 ** order;
+      return;
+    }
     this.buddy.__free_pages(pfn, order);
     this.vmstat.count(PGFREE, 2 ** order);
+  }
+
+  /**
+   * Long-term pin counts (FOLL_PIN), by 2 MiB block of frames: slots 0..511 hold
+   * each frame's pin count, slot 512 how many frames of the block are pinned.
+   * Only blocks with a pinned frame have an entry; a THP pinned whole costs one.
+   */
+  private readonly pins = new Map<number, Uint16Array>();
+  /** Blocks freed while pinned (freeUser), by first pfn → order; freed at their last unpin. */
+  private readonly deferred = new Map<number, number>();
+  /** Frames pinned (each counted once however often it is pinned). */
+  nrPinned = 0;
+  /** Pins held, summed over frames (nr_foll_pin_acquired − nr_foll_pin_released). */
+  nrPins = 0;
+  /** Frames whose last mapping went while pinned: neither free nor mapped. */
+  nrDeferred = 0;
+
+  /** Pin count of one frame (folio_maybe_dma_pinned is this > 0). */
+  pinCount(pfn: number): number {
+    return this.pins.get(Math.floor(pfn / PAGES_PER_PMD))?.[pfn % PAGES_PER_PMD] ?? 0;
+  }
+
+  /** Is any frame of the 2^order block at pfn pinned? */
+  private blockPinned(pfn: number, order: number): boolean {
+    const n = 2 ** order;
+    if (n >= PAGES_PER_PMD) {
+      for (let b = pfn / PAGES_PER_PMD; b < (pfn + n) / PAGES_PER_PMD; b++) if (this.pins.has(b)) return true;
+      return false;
+    }
+    const blk = this.pins.get(Math.floor(pfn / PAGES_PER_PMD));
+    if (!blk) return false;
+    const first = pfn % PAGES_PER_PMD;
+    for (let i = first; i < first + n; i++) if (blk[i] !== 0) return true;
+    return false;
+  }
+
+  /** Take one long-term pin on a frame (try_grab_folio with FOLL_PIN); false when its count would overflow. */
+  pin(pfn: number): boolean {
+    const key = Math.floor(pfn / PAGES_PER_PMD);
+    let blk = this.pins.get(key);
+    if (!blk) this.pins.set(key, (blk = new Uint16Array(PAGES_PER_PMD + 1)));
+    const i = pfn % PAGES_PER_PMD;
+    if (blk[i] === 0xffff) return false;
+    if (blk[i]++ === 0) {
+      blk[PAGES_PER_PMD]!++;
+      this.nrPinned++;
+    }
+    this.nrPins++;
+    return true;
+  }
+
+  /** Drop one pin (gup_put_folio); the last pin of a block freed meanwhile frees it. */
+  unpin(pfn: number): void {
+    const key = Math.floor(pfn / PAGES_PER_PMD);
+    const blk = this.pins.get(key);
+    const i = pfn % PAGES_PER_PMD;
+    if (!blk || blk[i] === 0) throw new Error(`unpin_user_page: pfn ${pfn} is not pinned`);
+    this.nrPins--;
+    if (--blk[i]! > 0) return;
+    this.nrPinned--;
+    if (--blk[PAGES_PER_PMD]! === 0) this.pins.delete(key);
+    if (this.deferred.size === 0) return;
+    // The block freed while pinned is at most order MAX_PAGE_ORDER (10) and aligned to its order.
+    for (let order = 0; order <= 10; order++) {
+      const head = pfn - (pfn % 2 ** order);
+      if (this.deferred.get(head) !== order) continue;
+      if (this.blockPinned(head, order)) return;
+      this.deferred.delete(head);
+      this.nrDeferred -= 2 ** order;
+      this.freeUser(head, order);
+      return;
+    }
   }
 
   /** clear_user_highpage(s): zero 2^order frames. */

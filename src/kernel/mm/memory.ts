@@ -215,6 +215,8 @@ function do_wp_page(mm: MmStruct, vma: VmArea, address: number, entry: number): 
   if (copy < 0) return VM_FAULT_OOM;
   if (pfn === k.zeroPfn) k.clear(copy, 0);
   else k.dram.copy_pages(copy, pfn, 1);
+  // wp_page_copy: the frame behind va changes; a secondary MMU must not keep the old one.
+  mm.mmu_notifier_invalidate_range_start(va, va + PAGE_SIZE);
   mm.pgtables.update_leaf(va, PTE_LEVEL, mk_entry(copy, vm_page_prot(vma, true) | _PAGE_ANON));
   vma.anon_vma ??= {};
   k.anon.newPage(copy);
@@ -271,6 +273,8 @@ function zap_vma(mm: MmStruct, vma: VmArea, start: number, end: number, freeTabl
   start = Math.max(start, vma.start);
   end = Math.min(end, vma.end);
   if (start >= end) return;
+  // unmap_vmas / zap_page_range_single: secondary MMUs (KVM) drop the range first.
+  mm.mmu_notifier_invalidate_range_start(start, end);
   splitEdge(mm, vma, start);
   splitEdge(mm, vma, end);
   // free_pgtables' floor and ceiling: tables shared with the neighbouring VMAs stay.

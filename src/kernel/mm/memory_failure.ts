@@ -154,6 +154,8 @@ export class MemoryFailure {
       const va = m.level === PTE_LEVEL ? first : first + (pfn - pte_pfn(m.mm.pgtables.walk(first))) * PAGE_SIZE;
       const e = m.mm.pgtables.walk(va);
       if (e === 0 || pte_pfn(e) !== pfn) continue;
+      // try_to_unmap_one runs under an mmu_notifier range: KVM drops its mapping of the frame.
+      m.mm.mmu_notifier_invalidate_range_start(va, va + PAGE_SIZE);
       m.mm.pgtables.update_leaf(va, PTE_LEVEL, make_hwpoison_entry(pfn));
       m.mm.kmem.anon.isolatePte(pfn);
       m.mm.rss[MM_ANONPAGES]!--;

@@ -13,6 +13,15 @@ export const MM_FILEPAGES = 0;
 export const MM_ANONPAGES = 1;
 export const MM_SHMEMPAGES = 2;
 
+/**
+ * A secondary MMU that mirrors this address space (include/linux/mmu_notifier.h,
+ * reduced to the one callback KVM needs): told before entries of [start, end)
+ * are removed or changed, so it can drop its own translations of them.
+ */
+export interface MmuNotifier {
+  invalidate_range_start(start: number, end: number): void;
+}
+
 /** Page-table levels for per-level fault counts (index = level: 1 PTE, 2 PMD, 3 PUD). */
 export const FAULT_LEVELS = 4;
 
@@ -31,6 +40,8 @@ export class MmStruct {
   policy: MemPolicy | null = null;
   /** Set once exit_mmap has run. */
   dead = false;
+  /** Registered secondary MMUs (mm->notifier_subscriptions): KVM registers one per VM. */
+  readonly mmu_notifiers = new Set<MmuNotifier>();
 
   /** The allocation choice of the default policy (kept so the fault path allocates no object). */
   readonly localChoice: { readonly nid: number; readonly nodemask: undefined };
@@ -50,6 +61,15 @@ export class MmStruct {
   /** Used by unmap_mapping_range (mm/truncate.ts) to drop a file range's entries. */
   zap_vma_range(vma: VmArea, start: number, end: number, even_cows: boolean): void {
     zap_page_range_single(this, vma, start, end, even_cows);
+  }
+
+  /**
+   * mmu_notifier_invalidate_range_start: every path that removes a leaf or changes
+   * the frame or permission behind [start, end) calls this first.
+   */
+  mmu_notifier_invalidate_range_start(start: number, end: number): void {
+    if (this.mmu_notifiers.size === 0) return;
+    for (const n of [...this.mmu_notifiers]) n.invalidate_range_start(start, end);
   }
 
   /** Page-table pages held by this mm (VmPTE in /proc/PID/status, in pages). */

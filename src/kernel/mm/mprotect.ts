@@ -90,6 +90,8 @@ function mprotect_fixup(mm: MmStruct, vma: VmArea, start: number, end: number, n
   const writable = (newflags & VM_WRITE) !== 0;
   const shared = (newflags & VM_SHARED) !== 0;
   const accessible = (newflags & VM_ACCESS_FLAGS) !== 0;
+  // change_protection: MMU_NOTIFY_PROTECTION_VMA, so KVM drops (and refaults) its write access.
+  mm.mmu_notifier_invalidate_range_start(start, end);
   mm.pgtables.change_protection(start, end, (entry) => {
     const f = pte_flags(entry);
     if (is_hwpoison_entry(entry)) return entry; // change_pte_range leaves non-present entries alone

@@ -144,6 +144,8 @@ function move_vma(mm: MmStruct, vma: VmArea, oldAddr: number, oldLen: number, ne
 function move_page_tables(mm: MmStruct, vma: VmArea, oldAddr: number, newAddr: number, len: number): void {
   const pt = mm.pgtables;
   const delta = newAddr - oldAddr;
+  // move_page_tables: the old range's translations go away (MMU_NOTIFY_UNMAP).
+  mm.mmu_notifier_invalidate_range_start(oldAddr, oldAddr + len);
   const huge: [number, number][] = [];
   pt.for_each_leaf(oldAddr, oldAddr + len, (va, level) => {
     if (level > 1) huge.push([va, level]);

@@ -7,6 +7,7 @@
  * task's faults by the size of the entry they installed, which memtouch reads.
  */
 import { PAGE_SIZE } from '../../lib/size.ts';
+import { mm_lock_state } from '../mm/gup.ts';
 import type { MmStruct } from '../mm/mm_types.ts';
 import { _PAGE_ANON } from '../mm/page_prot.ts';
 import { LEVEL_SIZE, PMD_LEVEL, PUD_LEVEL, PTE_LEVEL, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_SPECIAL, pte_flags, pte_pfn } from '../mm/pgtable.ts';
@@ -104,7 +105,8 @@ export function proc_pid_status(t: Task): string {
     lines.push(
       `VmPeak:\t${kb(vm)}`,
       `VmSize:\t${kb(vm)}`,
-      `VmLck:\t${kb(0)}`,
+      // locked_vm, which VFIO charges for its long-term pins (account_locked_vm).
+      `VmLck:\t${kb(mm_lock_state(t.mm).locked_vm)}`,
       `VmPin:\t${kb(0)}`,
       `VmHWM:\t${kb(rssPages(t))}`,
       `VmRSS:\t${kb(rssPages(t))}`,
