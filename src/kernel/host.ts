@@ -7,7 +7,8 @@
  * kernel/signal.c (default signal actions), mm/oom_kill.c (the OOM report).
  */
 import { PAGE_SIZE, pfnOf } from '../lib/size.ts';
-import { SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } from '../uapi/signal.ts';
+import { Signal, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH } from '../uapi/signal.ts';
+import { SI_USER, type SigInfo } from '../uapi/syscalls.ts';
 import { KernelParams } from './boot/cmdline.ts';
 import type { MachineDesc } from './boot/machine.ts';
 import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts';
@@ -171,16 +172,41 @@ export class Host {
   }
 
   /**
-   * Deliver an asynchronous signal with its default action (the model's programs
-   * install no handlers); `info` is the siginfo a BUS_MCEERR_AO carries, kept on
-   * the task for inspection.
+   * Deliver an asynchronous signal (kernel/signal.c send_signal → get_signal): a
+   * handler the task installed runs in the task's context — the task wakes from
+   * pause() for it, and a signal the handler itself does not survive (an uncaught
+   * SIGBUS from KVM_RUN, say) kills the task; otherwise the default action applies.
    */
-  send_signal(t: Task, signo: number, info?: { code: number; addr: number; lsb: number }): void {
+  send_signal(t: Task, signo: number, info?: { code: number; addr: number; lsb: number }, senderPid = 0): void {
+    if (t.state === 'Z') return;
+    if (info) t.lastSiginfo = { signo, ...info };
+    const handler = t.sighand.get(signo);
+    if (handler) {
+      this.run_handler(t, handler, { signo, code: info?.code ?? SI_USER, pid: senderPid, addr: info?.addr ?? 0, addrLsb: info?.lsb ?? 0 });
+      return;
+    }
     if (SIG_IGNORED.has(signo) || SIG_STOP.has(signo)) return;
     // init is SIGNAL_UNKILLABLE: signals it has no handler for are dropped, even SIGKILL.
     if (t === this.init) return;
-    if (info) t.lastSiginfo = { signo, ...info };
     t.do_exit(signo);
+  }
+
+  /** Run a handler as task t (handle_signal): t is current meanwhile, and returns to its state after. */
+  private run_handler(t: Task, handler: (info: SigInfo) => void, info: SigInfo): void {
+    const prevCurrent = this.current;
+    const prevState = t.state;
+    t.state = 'R';
+    try {
+      this.current = t;
+      handler(info);
+    } catch (e) {
+      // A fatal synchronous signal inside the handler ends the task, as it would have unhandled.
+      if (!(e instanceof Signal)) throw e;
+      t.do_exit(e.signo);
+    } finally {
+      if (t.state === 'R') t.state = prevState;
+      this.current = prevCurrent;
+    }
   }
 
   /** oom_kill_process's report for a task the OOM killer chose. */

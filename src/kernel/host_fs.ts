@@ -94,6 +94,7 @@ export function init_filesystems(host: Host): HostFs {
   const root = vfs.mount_root('tmpfs', 'mode=0755', 'rootfs');
   mount_early_filesystems(vfs, root);
   vfs.mkdir(root, '/mnt', 0o755);
+  vfs.mkdir(root, '/run', 0o755);
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);

@@ -8,8 +8,8 @@ import { Errno } from '../lib/errno.ts';
 import { PAGE_SIZE, alignUp, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
 import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE } from '../uapi/mman.ts';
-import { SIGKILL, Signal, strsignal } from '../uapi/signal.ts';
-import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
+import { SIGKILL, SIGSTOP, Signal, strsignal } from '../uapi/signal.ts';
+import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type SigHandler, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
 import type { File } from './fs/vfs/file.ts';
 import type { Path } from './fs/vfs/mount.ts';
 import type { Host } from './host.ts';
@@ -42,6 +42,8 @@ export class Task implements Syscalls {
   readonly fds: (File | null)[] = [];
   readonly children = new Set<Task>();
   readonly startTimeNs: number;
+  /** Installed signal handlers (sighand->action), by signal number. */
+  readonly sighand = new Map<number, SigHandler>();
   /** The last signal delivered with siginfo (e.g. SIGBUS BUS_MCEERR_AO from memory failure). */
   lastSiginfo: { signo: number; code: number; addr: number; lsb: number } | null = null;
   /** Controlling terminal as tty_nr (new_encode_dev), 0 for none; pts/0 is 34816. */
@@ -367,7 +369,13 @@ export class Task implements Syscalls {
     const t = this.host.tasks.get(pid);
     if (!t || t.state === 'Z') throw new Errno('ESRCH');
     if (signo === 0) return;
-    this.host.send_signal(t, signo);
+    this.host.send_signal(t, signo, undefined, this.pid);
+  }
+
+  sigaction(signo: number, handler: SigHandler | null): void {
+    if (!Number.isInteger(signo) || signo < 1 || signo > 64 || signo === SIGKILL || signo === SIGSTOP) throw new Errno('EINVAL');
+    if (handler) this.sighand.set(signo, handler);
+    else this.sighand.delete(signo);
   }
 
   nanosleep(ns: number): void {

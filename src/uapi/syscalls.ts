@@ -28,6 +28,22 @@ export const wexitstatus = (s: number): number => (s >> 8) & 0xff;
 export const wifsignaled = (s: number): boolean => (s & 0x7f) !== 0 && (s & 0x7f) !== 0x7f;
 export const wtermsig = (s: number): number => s & 0x7f;
 
+/** What a signal handler is told (siginfo_t, the fields the model fills). */
+export interface SigInfo {
+  signo: number;
+  code: number;
+  /** Sending process (si_pid), 0 from the kernel. */
+  pid: number;
+  addr: number;
+  addrLsb: number;
+}
+
+/** A signal handler: runs in the receiving task when the signal is delivered. */
+export type SigHandler = (info: SigInfo) => void;
+
+/** si_code for a signal sent by kill(2). */
+export const SI_USER = 0;
+
 /** wait4 options. */
 export const WNOHANG = 1;
 
@@ -98,6 +114,13 @@ export interface Syscalls {
   /** wait4(2): pid -1 waits for any child; with WNOHANG returns pid 0 when none has exited. */
   wait4(pid: number, options: number): WaitResult;
   kill(pid: number, signo: number): void;
+  /**
+   * sigaction(2): install a handler (null restores the default action). The model
+   * runs it when the signal is delivered: at once in a running task, or by waking
+   * a task parked in pause() for the handler's duration (pause then goes on).
+   * SIGKILL and SIGSTOP cannot be caught (EINVAL).
+   */
+  sigaction(signo: number, handler: SigHandler | null): void;
 
   // Time and the kernel log
   nanosleep(ns: number): void;

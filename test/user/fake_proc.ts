@@ -398,6 +398,15 @@ export class FakeSys implements Syscalls {
     return { pid: z.pid, status: z.status };
   }
 
+  /** The fake keeps handlers but never delivers to them (the shell's programs install none). */
+  readonly handlers = new Map<number, unknown>();
+
+  sigaction(signo: number, handler: unknown): void {
+    if (signo < 1 || signo > 64 || signo === 9 || signo === 19) throw new Errno('EINVAL');
+    if (handler) this.handlers.set(signo, handler);
+    else this.handlers.delete(signo);
+  }
+
   kill(pid: number, signo: number): void {
     const t = this.k.procs.get(pid);
     if (!t || t.state === 'zombie' || t.state === 'reaped') throw new Errno('ESRCH');
