@@ -3,7 +3,8 @@
  *  - simulated anonymous 4K and THP 2M faults per second (through the syscall
  *    interface, one store per page, as memtouch does);
  *  - boot time and model heap for 1 TiB and 16 TiB hosts;
- *  - dmemfs faults at 4K/2M/1G and mapping a 16 TiB dmem pool (bench/dmemfs.ts).
+ *  - dmemfs faults at 4K/2M/1G and mapping a 16 TiB dmem pool (bench/dmemfs.ts);
+ *  - KVM second-stage faults at 4K/2M/1G (bench/kvm.ts).
  * Run with --expose-gc for steadier heap figures (npm run bench does).
  */
 import { GiB, MiB, TiB, formatBytes } from '../src/lib/size.ts';
@@ -11,6 +12,7 @@ import { machineFromFlags } from '../src/kernel/boot/machine.ts';
 import { Host } from '../src/kernel/host.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MADV_NOHUGEPAGE, PROT_READ, PROT_WRITE } from '../src/uapi/mman.ts';
 import { dmemfsRows } from './dmemfs.ts';
+import { kvmRows } from './kvm.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -58,5 +60,6 @@ const rows = [
   boot('boot 1 TiB, 2 nodes', 1 * TiB, 2),
   boot('boot 16 TiB, 8 nodes', 16 * TiB, 8),
   ...dmemfsRows(),
+  ...kvmRows(),
 ];
 process.stdout.write(rows.join('\n') + '\n');
