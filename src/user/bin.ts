@@ -27,6 +27,7 @@ import { wc } from './coreutils/wc.ts';
 import { memtouch } from './memtouch.ts';
 import type { Program } from './program.ts';
 import { makeShProgram } from './sh/shell.ts';
+import { vmm } from './vmm/index.ts';
 
 /** The program table. Mutable so the system can register more (memtouch, daxctl, vmm). */
 export const BIN = new Map<string, Program>([
@@ -60,6 +61,7 @@ export const BIN = new Map<string, Program>([
   ['true', trueProgram],
   ['truncate', truncate],
   ['umount', umount],
+  ['vmm', vmm],
   ['wc', wc],
 ]);
 BIN.set('sh', makeShProgram(BIN));

@@ -131,6 +131,13 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
     if (addr < vma.start) addr = vma.start;
     const stop = Math.min(end, vma.end);
     const stop0 = Math.min(end, vma.end);
+    if (vma.flags & (VM_IO | VM_PFNMAP)) {
+      // __mm_populate skips VM_IO|VM_PFNMAP VMAs (their driver decides what is
+      // mapped); MADV_POPULATE_* on one fails: check_vma_flags gives EFAULT → EINVAL.
+      if (write !== 'mmap') throw new Errno('EINVAL');
+      addr = stop0;
+      continue;
+    }
     if (write === 'mmap') {
       // __mm_populate: GUP refuses PROT_NONE (check_vma_flags → EFAULT); mm_populate
       // ignores the error and goes on with the next VMA. (The model used to fault

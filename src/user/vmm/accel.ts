@@ -1,0 +1,154 @@
+/**
+ * The accelerator and the container: what QEMU does with /dev/kvm and
+ * /dev/vfio/vfio for a VM (accel/kvm/kvm-all.c kvm_init, kvm_set_user_memory_region,
+ * kvm_init_vcpu, kvm_cpu_exec; hw/vfio/container.c vfio_connect_container,
+ * vfio_container_dma_map). Guest RAM is one memory slot at GPA 0 (QEMU's pc
+ * machine would split it around the PCI hole below 4 GiB).
+ */
+import { Errno } from '../../lib/errno.ts';
+import { O_CLOEXEC, O_RDWR } from '../../uapi/fcntl.ts';
+import {
+  KVM_API_VERSION,
+  KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
+  KVM_CAP_JOIN_MEMORY_REGIONS_WORKS,
+  KVM_CAP_MAX_VCPUS,
+  KVM_CAP_NR_VCPUS,
+  KVM_CAP_USER_MEMORY,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VCPU,
+  KVM_CREATE_VM,
+  KVM_GET_API_VERSION,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_SET_USER_MEMORY_REGION,
+  type kvm_userspace_memory_region,
+} from '../../uapi/kvm.ts';
+import type { Syscalls } from '../../uapi/syscalls.ts';
+import {
+  VFIO_API_VERSION,
+  VFIO_CHECK_EXTENSION,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_MAP_MINSZ,
+  VFIO_GET_API_VERSION,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_SET_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+} from '../../uapi/vfio.ts';
+import { writeStr } from '../program.ts';
+import type { RamBlock } from './backend.ts';
+import { VmmError, type Teardown } from './teardown.ts';
+
+/** The VM's KVM file descriptors. */
+export interface KvmState {
+  kvmFd: number;
+  vmFd: number;
+  vcpuFds: number[];
+  /** The memory slot as registered. */
+  slot0: kvm_userspace_memory_region;
+}
+
+/** The capabilities QEMU refuses to run without (kvm_required_capabilites, the memory ones). */
+const REQUIRED_CAPS: readonly [number, string][] = [
+  [KVM_CAP_USER_MEMORY, 'KVM_CAP_USER_MEMORY'],
+  [KVM_CAP_DESTROY_MEMORY_REGION_WORKS, 'KVM_CAP_DESTROY_MEMORY_REGION_WORKS'],
+  [KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, 'KVM_CAP_JOIN_MEMORY_REGIONS_WORKS'],
+];
+
+function errnoOf(e: unknown): Errno {
+  if (e instanceof Errno) return e;
+  throw e;
+}
+
+/** kvm_init(): open /dev/kvm, check the API, create the VM, check capabilities and the vCPU count. */
+export function kvmInit(sys: Syscalls, vcpus: number, td: Teardown): { kvmFd: number; vmFd: number } {
+  let kvmFd: number;
+  try {
+    kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    const err = errnoOf(e);
+    throw new VmmError(`Could not access KVM kernel module: ${err.strerror}\nvmm: failed to initialize kvm: ${err.strerror}`);
+  }
+  td.push(() => sys.close(kvmFd));
+  const version = sys.ioctl(kvmFd, KVM_GET_API_VERSION, 0);
+  if (version !== KVM_API_VERSION) {
+    throw new VmmError(`kvm version ${version < KVM_API_VERSION ? 'too old' : 'not supported'}\nvmm: failed to initialize kvm: Invalid argument`);
+  }
+  const soft = sys.ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS) || 4;
+  const hard = sys.ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS) || soft;
+  if (vcpus > soft) {
+    writeStr(sys, 2, `vmm: warning: Number of SMP cpus requested (${vcpus}) exceeds the recommended cpus supported by KVM (${soft})\n`);
+    if (vcpus > hard) throw new VmmError(`Number of SMP cpus requested (${vcpus}) exceeds the maximum cpus supported by KVM (${hard})`);
+  }
+  let vmFd = -1;
+  for (;;) {
+    try {
+      vmFd = sys.ioctl(kvmFd, KVM_CREATE_VM, 0);
+      break;
+    } catch (e) {
+      const err = errnoOf(e);
+      if (err.code === 'EINTR') continue;
+      throw new VmmError(`ioctl(KVM_CREATE_VM) failed: ${err.errno} ${err.strerror}\nvmm: failed to initialize kvm: ${err.strerror}`);
+    }
+  }
+  td.push(() => sys.close(vmFd));
+  for (const [cap, capName] of REQUIRED_CAPS) {
+    if (!sys.ioctl(vmFd, KVM_CHECK_EXTENSION, cap)) throw new VmmError(`kvm does not support ${capName}\nvmm: failed to initialize kvm: Invalid argument`);
+  }
+  return { kvmFd, vmFd };
+}
+
+/** kvm_set_user_memory_region() for slot 0 at GPA 0, then kvm_init_vcpu() for each vCPU. */
+export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number }, ram: RamBlock, vcpus: number, td: Teardown): KvmState {
+  const slot0: kvm_userspace_memory_region = { slot: 0, flags: 0, guest_phys_addr: 0, memory_size: ram.size, userspace_addr: ram.hva };
+  try {
+    sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, slot0);
+  } catch (e) {
+    throw new VmmError(`kvm_set_phys_mem: error registering slot: ${errnoOf(e).strerror}`);
+  }
+  td.push(() => sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, { ...slot0, memory_size: 0 }));
+  // kvm_init_vcpu maps this much of each vCPU fd; the model passes kvm_run to KVM_RUN instead (uapi/kvm.ts).
+  const mmapSize = sys.ioctl(fds.kvmFd, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (mmapSize <= 0) throw new VmmError('KVM_GET_VCPU_MMAP_SIZE failed');
+  const vcpuFds: number[] = [];
+  for (let id = 0; id < vcpus; id++) {
+    try {
+      const fd = sys.ioctl(fds.vmFd, KVM_CREATE_VCPU, id);
+      vcpuFds.push(fd);
+      td.push(() => sys.close(fd));
+    } catch (e) {
+      throw new VmmError(`kvm_init_vcpu: kvm_get_vcpu failed (${id}): ${errnoOf(e).strerror}`);
+    }
+  }
+  return { ...fds, vcpuFds, slot0 };
+}
+
+/**
+ * vfio_connect_container() + the memory listener's vfio_container_dma_map() of
+ * guest RAM at IOVA 0. The model has no groups or devices: the container alone
+ * gets the IOMMU and the mapping (pinning and IOMMU tables are what matter here).
+ */
+export function vfioInit(sys: Syscalls, ram: RamBlock, td: Teardown): number {
+  let fd: number;
+  try {
+    fd = sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    throw new VmmError(`failed to open /dev/vfio/vfio: ${errnoOf(e).strerror}`);
+  }
+  td.push(() => sys.close(fd));
+  const version = sys.ioctl(fd, VFIO_GET_API_VERSION, 0);
+  if (version !== VFIO_API_VERSION) throw new VmmError(`supported vfio version: ${VFIO_API_VERSION}, reported version: ${version}`);
+  if (!sys.ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU)) throw new VmmError('No available IOMMU models');
+  try {
+    sys.ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+  } catch (e) {
+    throw new VmmError(`failed to set iommu for container: ${errnoOf(e).strerror}`);
+  }
+  const map = { argsz: VFIO_DMA_MAP_MINSZ, flags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr: ram.hva, iova: 0, size: ram.size };
+  try {
+    sys.ioctl(fd, VFIO_IOMMU_MAP_DMA, map);
+  } catch (e) {
+    const err = errnoOf(e);
+    throw new VmmError(`vfio_container_dma_map(0x0, 0x${ram.size.toString(16)}, 0x${ram.hva.toString(16)}) = -${err.errno} (${err.strerror})`);
+  }
+  return fd;
+}

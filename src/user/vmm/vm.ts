@@ -1,0 +1,276 @@
+/**
+ * `vmm start`: the VM process itself. It builds the VM in QEMU's order (pid
+ * file, accelerator, memory backend, memory slot and vCPUs, VFIO), records
+ * itself in /run/vmm/NAME, installs its monitor (SIGUSR1) and shutdown
+ * (SIGTERM) handlers, prints `NAME pid=PID` and parks in pause(). The handlers
+ * run later in this process, on behalf of `vmm run|info|stop` (monitor.ts).
+ */
+import { Errno } from '../../lib/errno.ts';
+import { PAGE_SIZE, formatSizeSuffix } from '../../lib/size.ts';
+import {
+  GUEST_EXIT_PORT,
+  GUEST_FLAG_CHECKSUM,
+  GUEST_FLAG_WRITE,
+  GUEST_PATTERN_HOT_COLD,
+  GUEST_PATTERN_RANDOM,
+  GUEST_PATTERN_SEQ,
+  GUEST_RESULT_OFFSET,
+  KVM_EXIT_INTERNAL_ERROR,
+  KVM_EXIT_INTR,
+  KVM_EXIT_IO,
+  KVM_EXIT_MMIO,
+  KVM_RUN,
+  encode_guest_program,
+  new_kvm_run,
+  type kvm_run,
+} from '../../uapi/kvm.ts';
+import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, SIGTERM, SIGUSR1, type Signal } from '../../uapi/signal.ts';
+import type { SigInfo, Syscalls } from '../../uapi/syscalls.ts';
+import { HOLD, writeStr } from '../program.ts';
+import { kvmInit, kvmMachineInit, vfioInit, type KvmState } from './accel.ts';
+import { hostMemoryBackendAlloc, type RamBlock } from './backend.ts';
+import { VMM_RUN_DIR, processAlive, qmpReadRequest, qmpReply, readText, removeVmDir, vmPath, vmPid, writeText, type QmpResponse } from './monitor.ts';
+import type { PatternName, StartOptions } from './options.ts';
+import { Teardown, VmmError } from './teardown.ts';
+
+/** Everything a running VM's handlers need. */
+interface Vm {
+  sys: Syscalls;
+  o: StartOptions;
+  ram: RamBlock;
+  kvm: KvmState;
+  vfioFd: number;
+  /** /sys/kernel/debug/kvm/PID-FD. */
+  statsDir: string;
+  run: kvm_run;
+  /** QEMU's RunState as `info` shows it: a failed KVM_RUN stops the guest (internal-error). */
+  status: 'running' | 'internal-error';
+}
+
+const PATTERN_CODES: Record<PatternName, number> = { seq: GUEST_PATTERN_SEQ, random: GUEST_PATTERN_RANDOM, 'hot-cold': GUEST_PATTERN_HOT_COLD };
+/** hot-cold: the share of guest pages that are hot. */
+const HOT_PERCENT = 10;
+
+/** The VM's configuration as key=value lines (/run/vmm/NAME/config, and the head of `vmm info`). */
+function configLines(o: StartOptions, ram: RamBlock): [string, string][] {
+  const lines: [string, string][] = [
+    ['memory', formatSizeSuffix(o.memory)],
+    ['backend', o.backend],
+  ];
+  if (o.memPath !== null) lines.push(['mem-path', o.memPath]);
+  lines.push(['share', ram.shared ? 'on' : 'off'], ['prealloc', o.prealloc ? 'on' : 'off'], ['policy', o.policy]);
+  if (o.hostNodes.length) lines.push(['host-nodes', o.hostNodes.join(',')]);
+  lines.push(['align', formatSizeSuffix(ram.align)], ['page-size', formatSizeSuffix(ram.pageSize)], ['vcpus', String(o.vcpus)], ['vfio', o.vfio ? 'on' : 'off']);
+  return lines;
+}
+
+/** Claim /run/vmm/NAME (a VM of that name that is gone leaves a directory we may take over). */
+function claimName(sys: Syscalls, name: string): void {
+  try {
+    sys.mkdir(VMM_RUN_DIR, 0o755);
+  } catch (e) {
+    if (!(e instanceof Errno && e.code === 'EEXIST')) throw e;
+  }
+  try {
+    sys.mkdir(vmPath(name), 0o700);
+    return;
+  } catch (e) {
+    if (!(e instanceof Errno && e.code === 'EEXIST')) throw e;
+  }
+  const pid = vmPid(sys, name);
+  if (pid !== null && processAlive(sys, pid)) throw new VmmError(`VM '${name}' is already running (pid ${pid})`);
+  removeVmDir(sys, name);
+  sys.mkdir(vmPath(name), 0o700);
+}
+
+/** A statistic of this VM from debugfs. */
+function stat(vm: Vm, name: string): number {
+  return Number((readText(vm.sys, `${vm.statsDir}/${name}`) ?? '0').trim());
+}
+
+/**
+ * The fewest EPT table pages that can hold the VM's leaves, in kB: one
+ * page-table page per 512 entries at each level, a PML4 root always. It is
+ * the VM's SecPageTables exactly when the mapped guest memory is dense (a
+ * sequential pass from GPA 0); scattered leaves need more tables.
+ */
+function secPageTablesKb(p4k: number, p2m: number, p1g: number): number {
+  const pt = Math.ceil(p4k / 512);
+  const pd = Math.ceil((pt + p2m) / 512);
+  const pdpt = Math.ceil((pd + p1g) / 512);
+  return (pt + pd + pdpt + 1) * (PAGE_SIZE / 1024);
+}
+
+/** `info`: configuration, the memory slot, and KVM's statistics for the VM. */
+function qmpInfo(vm: Vm): Record<string, unknown> {
+  const s = vm.kvm.slot0;
+  const r: Record<string, unknown> = { name: vm.o.name, pid: vm.sys.getpid(), status: vm.status };
+  for (const [k, v] of configLines(vm.o, vm.ram)) r[k] = v;
+  r['slot0.gpa'] = `0x${s.guest_phys_addr.toString(16)}`;
+  r['slot0.size'] = `0x${s.memory_size.toString(16)}`;
+  r['slot0.hva'] = `0x${s.userspace_addr.toString(16)}`;
+  r['slot0.flags'] = `0x${s.flags.toString(16)}`;
+  r['kvm-stats'] = vm.statsDir.slice(vm.statsDir.lastIndexOf('/') + 1);
+  for (const k of ['pages_4k', 'pages_2m', 'pages_1g', 'pf_taken', 'pf_fixed', 'pf_fast', 'pf_spurious', 'mmu_shadow_zapped', 'exits', 'io_exits', 'mmio_exits']) r[k] = stat(vm, k);
+  r['secpagetables_kb'] = secPageTablesKb(r['pages_4k'] as number, r['pages_2m'] as number, r['pages_1g'] as number);
+  return r;
+}
+
+/** `run`: write the guest program at GPA 0 and KVM_RUN vCPU 0 until it reports on port 0xf4. */
+function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
+  const { sys, ram } = vm;
+  if (vm.status !== 'running') return { error: { class: 'GenericError', desc: `guest is stopped (${vm.status})` } };
+  const bytes = typeof args.bytes === 'number' ? args.bytes : ram.size;
+  if (bytes > ram.size) return { error: { class: 'GenericError', desc: `--bytes 0x${bytes.toString(16)} is larger than guest memory 0x${ram.size.toString(16)}` } };
+  const write = args.write === true;
+  const pattern = PATTERN_CODES[args.pattern as PatternName];
+  const npages = Math.ceil(bytes / PAGE_SIZE);
+  const before = { taken: stat(vm, 'pf_taken'), fixed: stat(vm, 'pf_fixed') };
+  sys.store(ram.hva, encode_guest_program({
+    pattern,
+    flags: write ? GUEST_FLAG_WRITE : GUEST_FLAG_CHECKSUM,
+    start_gpa: 0,
+    bytes,
+    seed: typeof args.seed === 'number' ? args.seed : 1,
+    hot_percent: HOT_PERCENT,
+    iterations: 1,
+  }));
+  const run = vm.run;
+  let mmio = 0;
+  for (;;) {
+    try {
+      sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_RUN, run);
+    } catch (e) {
+      // A Signal (SIGBUS BUS_MCEERR_AR on poisoned guest memory) is not caught: it ends this process.
+      if (!(e instanceof Errno)) throw e as Signal;
+      if (e.code === 'EINTR' || e.code === 'EAGAIN') continue;
+      // kvm_cpu_exec: the vCPU stops and the VM goes to RUN_STATE_INTERNAL_ERROR.
+      vm.status = 'internal-error';
+      return { error: { class: 'GenericError', desc: `error: kvm run failed ${e.strerror}` } };
+    }
+    if (run.exit_reason === KVM_EXIT_IO && run.io!.port === GUEST_EXIT_PORT) break;
+    if (run.exit_reason === KVM_EXIT_MMIO) {
+      // Nothing is mapped outside guest RAM: unassigned reads return 0, writes are dropped.
+      run.mmio!.data.fill(0);
+      mmio++;
+      continue;
+    }
+    if (run.exit_reason === KVM_EXIT_INTR) continue;
+    if (run.exit_reason === KVM_EXIT_INTERNAL_ERROR) {
+      vm.status = 'internal-error';
+      return { error: { class: 'GenericError', desc: `KVM internal error. Suberror: ${run.internal?.suberror ?? 0}` } };
+    }
+    return { error: { class: 'GenericError', desc: `unhandled KVM exit reason ${run.exit_reason}` } };
+  }
+  const status = new DataView(run.io!.data.buffer, run.io!.data.byteOffset, 4).getUint32(0, true);
+  const r: Record<string, unknown> = { exit: 'io', port: `0x${run.io!.port.toString(16)}`, status, touched: npages * PAGE_SIZE, accesses: npages };
+  r.faults = stat(vm, 'pf_taken') - before.taken;
+  r.fixed = stat(vm, 'pf_fixed') - before.fixed;
+  if (mmio) r.mmio = mmio;
+  if (!write) {
+    const sum = sys.load(ram.hva + GUEST_RESULT_OFFSET, 8);
+    const v = new DataView(sum.buffer, sum.byteOffset, 8);
+    r.checksum = `0x${v.getUint32(4, true).toString(16).padStart(8, '0')}${v.getUint32(0, true).toString(16).padStart(8, '0')}`;
+  }
+  return { return: r };
+}
+
+/** The SIGUSR1 handler: serve the pending monitor request. */
+function monitorHandler(vm: Vm): () => void {
+  return () => {
+    const req = qmpReadRequest(vm.sys, vm.o.name);
+    if (!req) return;
+    let resp: QmpResponse;
+    try {
+      if (req.execute === 'query-vm') resp = { return: qmpInfo(vm) };
+      else if (req.execute === 'x-guest-run') resp = qmpRun(vm, req.arguments ?? {});
+      else resp = { error: { class: 'CommandNotFound', desc: `The command ${req.execute} has not been found` } };
+    } catch (e) {
+      // A failed system call is the request's error; a Signal (SIGBUS) goes on and ends the VM.
+      if (!(e instanceof Errno)) throw e;
+      resp = { error: { class: 'GenericError', desc: e.strerror } };
+    }
+    try {
+      qmpReply(vm.sys, vm.o.name, resp);
+    } catch (e) {
+      // No way to answer (the client then reports the channel lost); the VM goes on.
+      if (!(e instanceof Errno)) throw e;
+    }
+  };
+}
+
+/**
+ * The SIGBUS handler for memory errors reported asynchronously (QEMU sets
+ * PR_MCE_KILL_EARLY to get them): kvm_arch_on_sigbus_vcpu's BUS_MCEERR_AO
+ * path. QEMU would inject a machine check into the guest; the model's guest
+ * program has no MCE handler, so the warning is all that happens. An error
+ * the guest consumes arrives synchronously from KVM_RUN instead (see qmpRun).
+ */
+function sigbusHandler(vm: Vm): (info: SigInfo) => void {
+  return (info) => {
+    const { sys, ram } = vm;
+    const addr = `0x${info.addr.toString(16)}`;
+    const type = info.code === BUS_MCEERR_AR ? 'BUS_MCEERR_AR' : 'BUS_MCEERR_AO';
+    if (info.code !== BUS_MCEERR_AO && info.code !== BUS_MCEERR_AR) {
+      writeStr(sys, 2, `vmm: Bus error at addr ${addr}\n`);
+      sys.exit(1);
+    } else if (info.addr >= ram.hva && info.addr < ram.hva + ram.size) {
+      const gpa = `0x${(info.addr - ram.hva).toString(16)}`;
+      writeStr(sys, 2, `vmm: warning: Guest MCE Memory Error at QEMU addr ${addr} and GUEST addr ${gpa} of type ${type} injected\n`);
+    } else if (info.code === BUS_MCEERR_AO) {
+      writeStr(sys, 2, `vmm: warning: Hardware memory error at addr ${addr} of type ${type} for memory used by QEMU itself instead of guest system!\n`);
+    } else {
+      writeStr(sys, 2, `vmm: QEMU got Hardware memory error at addr ${addr}\n`);
+      sys.exit(1);
+    }
+  };
+}
+
+/** The sender's argv[0] from /proc/PID/cmdline (qemu_get_pid_name). */
+function pidName(sys: Syscalls, pid: number): string {
+  const cmd = pid > 0 ? readText(sys, `/proc/${pid}/cmdline`) : null;
+  return cmd ? cmd.split('\0')[0]! : '<unknown process>';
+}
+
+/** The SIGTERM handler: QEMU's "terminating on signal" and a clean exit. */
+function shutdownHandler(vm: Vm): (info: SigInfo) => void {
+  return (info) => {
+    writeStr(vm.sys, 2, `vmm: terminating on signal ${info.signo} from pid ${info.pid} (${pidName(vm.sys, info.pid)})\n`);
+    removeVmDir(vm.sys, vm.o.name);
+    vm.sys.exit(0);
+  };
+}
+
+/** vmm start's main, after option parsing: 0/HOLD on success, 1 after an error (nothing left behind). */
+export function vmmStart(sys: Syscalls, o: StartOptions): number | typeof HOLD {
+  const td = new Teardown();
+  let vm: Vm;
+  try {
+    claimName(sys, o.name);
+    td.push(() => removeVmDir(sys, o.name));
+    writeText(sys, vmPath(o.name, 'pid'), `${sys.getpid()}\n`);
+    const fds = kvmInit(sys, o.vcpus, td);
+    const ram = hostMemoryBackendAlloc(sys, o, td);
+    const kvm = kvmMachineInit(sys, fds, ram, o.vcpus, td);
+    const vfioFd = o.vfio ? vfioInit(sys, ram, td) : -1;
+    vm = { sys, o, ram, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, run: new_kvm_run(), status: 'running' };
+    writeText(sys, vmPath(o.name, 'config'), configLines(o, ram).map(([k, v]) => `${k}=${v}\n`).join(''));
+    sys.sigaction(SIGUSR1, monitorHandler(vm));
+    sys.sigaction(SIGTERM, shutdownHandler(vm));
+    sys.sigaction(SIGBUS, sigbusHandler(vm));
+  } catch (e) {
+    td.run();
+    if (e instanceof VmmError) {
+      writeStr(sys, 2, `vmm: ${e.location ? `${e.location}: ` : ''}${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof Errno) {
+      writeStr(sys, 2, `vmm: ${e.strerror}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  writeStr(sys, 1, `${o.name} pid=${sys.getpid()}\n`);
+  sys.pause();
+  return HOLD;
+}
