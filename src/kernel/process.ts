@@ -5,20 +5,19 @@
  * This class is the model's implementation of the user programs' Syscalls.
  */
 import { Errno } from '../lib/errno.ts';
-import { PAGE_SIZE, alignUp, isAligned } from '../lib/size.ts';
+import { PAGE_SIZE, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
-import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE } from '../uapi/mman.ts';
-import { SIGKILL, SIGSTOP, Signal, strsignal } from '../uapi/signal.ts';
+import { MAP_ANONYMOUS, MAP_HUGETLB } from '../uapi/mman.ts';
+import { SIGKILL, SIGSTOP, Signal } from '../uapi/signal.ts';
 import { SYSLOG_ACTION_CLEAR, SYSLOG_ACTION_READ_ALL, WNOHANG, type SigHandler, type Syscalls, type WaitResult } from '../uapi/syscalls.ts';
 import type { File } from './fs/vfs/file.ts';
 import type { Path } from './fs/vfs/mount.ts';
 import type { Host } from './host.ts';
 import { exit_mmap, dup_mmap } from './mm/dup_mmap.ts';
-import { populate_range } from './mm/gup.ts';
 import { do_madvise } from './mm/madvise.ts';
 import { do_mbind, mpol_new } from './mm/mempolicy.ts';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MmStruct } from './mm/mm_types.ts';
-import { do_mmap, do_munmap, type MmapFile } from './mm/mmap.ts';
+import { do_munmap, vm_mmap_pgoff, type MmapFile } from './mm/mmap.ts';
 import { do_mprotect } from './mm/mprotect.ts';
 import { do_mremap } from './mm/mremap.ts';
 import { copy_from_user, copy_to_user } from './uaccess.ts';
@@ -249,16 +248,7 @@ export class Task implements Syscalls {
       if (flags & MAP_HUGETLB && file.f_inode.i_sb.s_magic !== HUGETLBFS_MAGIC) throw new Errno('EINVAL');
     } else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
     this.host.current = this;
-    const start = do_mmap(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma));
-    if (flags & MAP_POPULATE) {
-      try {
-        populate_range(this.mm, start, start + alignUp(length, PAGE_SIZE), 'mmap');
-      } catch (e) {
-        // mm_populate's errors are ignored: the mapping exists; later accesses fault.
-        if (!(e instanceof Errno)) throw e;
-      }
-    }
-    return start;
+    return vm_mmap_pgoff(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma));
   }
 
   munmap(addr: number, length: number): void {
@@ -403,8 +393,4 @@ export class Task implements Syscalls {
     return { anon: r[MM_ANONPAGES]!, file: r[MM_FILEPAGES]!, shmem: r[MM_SHMEMPAGES]! };
   }
 
-  /** How the shell reports this task's death, e.g. "Bus error". */
-  static describeSignal(signo: number): string {
-    return strsignal(signo);
-  }
 }

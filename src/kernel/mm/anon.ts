@@ -93,20 +93,7 @@ export class AnonPages {
 
   /** A PTE mapping of pfn went away (zap or COW); frees the page or folio on its last mapping. */
   putPte(pfn: number): void {
-    const t = this.thpOf(pfn);
-    if (t) {
-      t.folio.pteMaps--;
-      this.maybeFreeThp(t.head, t.folio);
-      return;
-    }
-    const n = this.shared.get(pfn);
-    if (n !== undefined) {
-      if (n <= 2) this.shared.delete(pfn);
-      else this.shared.set(pfn, n - 1);
-      return;
-    }
-    this.vmstat.mod(this.pfnToNid(pfn), NR_ANON_MAPPED, -1);
-    this.free(pfn, 0);
+    this.dropPte(pfn, false);
   }
 
   /**
@@ -114,9 +101,13 @@ export class AnonPages {
    * putPte, but the frame is isolated instead of freed when its last mapping goes.
    */
   isolatePte(pfn: number): void {
+    this.dropPte(pfn, true);
+  }
+
+  private dropPte(pfn: number, poisoned: boolean): void {
     const t = this.thpOf(pfn);
     if (t) {
-      (t.folio.poisoned ??= new Set()).add(pfn);
+      if (poisoned) (t.folio.poisoned ??= new Set()).add(pfn);
       t.folio.pteMaps--;
       this.maybeFreeThp(t.head, t.folio);
       return;
@@ -128,6 +119,7 @@ export class AnonPages {
       return;
     }
     this.vmstat.mod(this.pfnToNid(pfn), NR_ANON_MAPPED, -1);
+    if (!poisoned) this.free(pfn, 0);
   }
 
   /** A PMD mapping of a THP went away. */

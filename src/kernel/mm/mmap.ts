@@ -30,6 +30,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../../uapi/mman.ts';
+import { populate_range } from './gup.ts';
 import { unmap_region } from './memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import {
@@ -173,6 +174,31 @@ export function do_mmap(
   }
   if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
   return mmap_region(mm, file, start, plen, vmFlags, pgoff, shmemZeroSetup);
+}
+
+/**
+ * vm_mmap_pgoff: do_mmap, then MAP_POPULATE's mm_populate, whose errors are
+ * ignored (the mapping exists; later accesses fault).
+ */
+export function vm_mmap_pgoff(
+  mm: MmStruct,
+  file: MmapFile | null,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  offset: number,
+  shmemZeroSetup: (vma: VmArea) => void,
+): number {
+  const start = do_mmap(mm, file, addr, len, prot, flags, offset, shmemZeroSetup);
+  if (flags & MAP_POPULATE) {
+    try {
+      populate_range(mm, start, start + alignUp(len, PAGE_SIZE), 'mmap');
+    } catch (e) {
+      if (!(e instanceof Errno)) throw e;
+    }
+  }
+  return start;
 }
 
 /** __mmap_region: replace whatever is at [addr, addr+len) with a new VMA. */
