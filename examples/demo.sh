@@ -1,7 +1,9 @@
-# A tour of a simulated 64 GiB, two-node host (npm start boots it and runs this).
-echo "== boot: struct pages take 64 B per 4 KiB frame (1 GiB here), counted in 'reserved'"
+# A tour of a simulated 64 GiB, two-node host booted with dmem=16G
+# (npm start boots it and runs this).
+echo "== boot: dmem=16G took 16 GiB on each node before any struct page existed"
 cat /proc/cmdline
-dmesg | grep -E 'Memory:|Initmem setup|Freeing unused'
+dmesg | grep -E 'dmem: register|Memory:'
+echo "   struct pages (64 B per 4 KiB) now cover 32 GiB instead of 64: 512 MiB of the 'reserved' above"
 grep -E '^(MemTotal|MemFree|PageTables):' /proc/meminfo
 free -h
 
@@ -28,6 +30,17 @@ grep -E '^(AnonPages|AnonHugePages|PageTables):' /proc/meminfo
 grep -E '^(Size|Rss|AnonHugePages):' /proc/$!/smaps
 kill $!
 grep -E '^(AnonPages|AnonHugePages):' /proc/meminfo
+
+echo "== DMEMFS: an 8 GiB guest whose RAM is a file of 1 GiB dpages"
+mkdir /dmem
+mount -t dmemfs -o pagesize=1G none /dmem
+df -h /dmem
+truncate -s 8G /dmem/vm0
+vmm start vm0 --memory 8G --memory-backend file --mem-path /dmem/vm0 --share
+vmm run vm0 --pattern seq --write --bytes 64M
+vmm info vm0 | grep -E '^(pages_|secpagetables)'
+cat /sys/kernel/debug/dmem/free_dpages
+vmm stop vm0
 
 echo "== errors read as the real tools print them"
 memtouch --file /mnt/data --size 8M --offset 100
