@@ -1,8 +1,9 @@
 /**
  * The host's file layer: the VFS with tmpfs, devtmpfs, proc, sysfs and
  * debugfs registered and mounted as a distribution's early boot mounts them,
- * tmpfs pages served by the page allocator, and the /proc and /sys files
- * rendered from the kernel's own counters.
+ * tmpfs pages served by the page allocator, the /proc and /sys files rendered
+ * from the kernel's own counters, and the device nodes (/dev/kvm, /dev/vfio).
+ * dmemfs and its hooks are wired in host_dmem.ts.
  */
 import { PAGE_SIZE } from '../lib/size.ts';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/fcntl.ts';
@@ -16,10 +17,7 @@ import { Vfs, type File } from './fs/vfs/index.ts';
 import type { Host } from './host.ts';
 import { thp_vma_suitable } from './mm/huge_memory.ts';
 import { register_hwpoison_inject } from './mm/hwpoison_inject.ts';
-import { register_dmem_debugfs } from './dmem/debugfs.ts';
-import { dmemfs_params_from_cmdline, register_dmemfs, registerDmemfsSysfs, type DmemfsSbInfo } from './fs/dmemfs/index.ts';
-import { dmemfs_memory_failure } from './fs/dmemfs/mce.ts';
-import { BUS_MCEERR_AO, SIGBUS } from '../uapi/signal.ts';
+import { init_dmemfs } from './host_dmem.ts';
 import { NUMA_NO_NODE } from './mm/memblock.ts';
 import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
@@ -98,15 +96,7 @@ export function init_filesystems(host: Host): HostFs {
   vfs.path_put(root);
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);
-  const dmemfsParams = dmemfs_params_from_cmdline(host.params, (m) => host.log.err(m));
-  const dmemfsMounts = new Set<DmemfsSbInfo>();
-  register_dmemfs(vfs, { pool: host.dmem, dram: host.dram, params: dmemfsParams, current_mm: () => host.current?.mm ?? null, mounts: dmemfsMounts }, (m) =>
-    host.log.warn(m),
-  );
-  host.mf.ownerClaims.push((pfn) => host.dmem.is_dmem_pfn(pfn));
-  host.mf.ownerHooks.push((pfn) => dmem_memory_failure(host, dmemfsMounts, pfn));
-  registerDmemfsSysfs(pseudo.sys, dmemfsParams);
-  register_dmem_debugfs(pseudo.debug, host.dmem);
+  init_dmemfs(host, vfs, pseudo);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
@@ -119,32 +109,6 @@ export function init_filesystems(host: Host): HostFs {
     shmem_zero_setup: (vma) => shmem.shmem_zero_setup(vma),
     punch_hole: (file, offset, len) => vfs.fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len),
   };
-}
-
-/**
- * memory_failure's dmem hook (the series' dmem_memory_failure + dmemfs's
- * handler): a free dpage is retired; an allocated one is unmapped from every
- * process that maps it (ours) and each of them is sent SIGBUS BUS_MCEERR_AO
- * (the error was found, not touched: injection is not action-required).
- * A task touching it later gets BUS_MCEERR_AR from the fault.
- */
-function dmem_memory_failure(host: Host, mounts: Set<DmemfsSbInfo>, pfn: number): boolean {
-  if (!host.dmem.is_dmem_pfn(pfn)) return false;
-  const hex = `0x${pfn.toString(16)}`;
-  if (host.dmem.dmem_memory_failure(pfn) !== 'in-use') {
-    host.log.info(`Memory failure: ${hex}: recovery action for free dmem page: Recovered`);
-    return true;
-  }
-  const mappers = dmemfs_memory_failure(mounts, pfn);
-  for (const m of mappers) {
-    for (const t of host.tasks.values()) {
-      if (t.mm !== m.mm || t.state === 'Z') continue;
-      host.log.err(`Memory failure: ${hex}: Sending SIGBUS to ${t.comm}:${t.pid} due to hardware memory corruption`);
-      host.send_signal(t, SIGBUS, { code: BUS_MCEERR_AO, addr: m.addr, lsb: m.lsb });
-    }
-  }
-  host.log.err(`Memory failure: ${hex}: recovery action for dmem page: ${mappers.length ? 'Recovered' : 'Delayed'}`);
-  return true;
 }
 
 function meminfoSource(host: Host): MeminfoSource {
