@@ -24,6 +24,7 @@ import { PMD_SIZE } from '../lib/size.ts';
 import { VM_ACCOUNT, type VmArea } from './mm/vm_area.ts';
 import { meminfo_proc_show, node_read_meminfo, type MeminfoSource } from './proc/meminfo.ts';
 import { proc_pid_cmdline, proc_pid_maps, proc_pid_model_faults, proc_pid_smaps, proc_pid_stat, proc_pid_status, type VmaFileInfo } from './proc/pid.ts';
+import { frag_show } from './proc/buddyinfo.ts';
 import { vmstat_show } from './proc/vmstat_show.ts';
 import type { Task } from './process.ts';
 import { format_cpulist, node_cpus, node_distance_show } from './sysfs/node.ts';
@@ -134,7 +135,7 @@ function populate_proc(host: Host, proc: PseudoDir, vfs: Vfs): void {
   const src = meminfoSource(host);
   proc.file('meminfo', { show: () => meminfo_proc_show(src) });
   proc.file('vmstat', { show: () => vmstat_show(host.buddy, host.vmstat) });
-  proc.file('buddyinfo', { show: () => host.buddy.buddyinfo() });
+  proc.file('buddyinfo', { show: () => frag_show(host.buddy) });
   proc.file('iomem', { show: () => host.mem.iomem.render() });
   proc.file('cmdline', { show: () => host.params.raw + '\n' });
   proc.file('mounts', { show: () => vfs.proc_mounts() });

@@ -5,6 +5,7 @@
  * every free block naturally aligned and inside its zone; no two free buddies of
  * the same order left uncoalesced; per-order counts match free_area.
  */
+import { frag_show } from '../../src/kernel/proc/buddyinfo.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -194,13 +195,13 @@ describe('buddy allocator against a per-frame reference', () => {
 
   it('drains completely and merges back to the boot state', () => {
     const pa = host();
-    const before = pa.buddyinfo();
+    const before = frag_show(pa);
     const got: number[] = [];
     for (let p = pa.alloc_pages(GFP_KERNEL, 0, 1); p >= 0; p = pa.alloc_pages(GFP_KERNEL, 0, 1)) got.push(p);
     expect(got.length).toBe(END - 1 - 100);
     expect(pa.nr_free_pages()).toBe(0);
     for (let i = got.length - 1; i >= 0; i -= 2) pa.__free_pages(got[i]!, 0);
     for (let i = got.length - 2; i >= 0; i -= 2) pa.__free_pages(got[i]!, 0);
-    expect(pa.buddyinfo()).toBe(before);
+    expect(frag_show(pa)).toBe(before);
   });
 });

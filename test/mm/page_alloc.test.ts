@@ -6,6 +6,7 @@
  * Pictures: one character per 1024-frame (order-10) block unless noted;
  * '.' free, '#' allocated, '|' zone boundary.
  */
+import { frag_show } from '../../src/kernel/proc/buddyinfo.ts';
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB, PAGE_SIZE, TiB } from '../../src/lib/size.ts';
 import {
@@ -387,7 +388,7 @@ describe('/proc/buddyinfo', () => {
     pa.init_zone(0, ZONE_MOVABLE, 0, 0, 0);
     pa.init_zone(1, ZONE_NORMAL, 8192, 10240, 2048);
     pa.memblock_free_pages(1, 10240);
-    expect(pa.buddyinfo()).toBe(
+    expect(frag_show(pa)).toBe(
       'Node 0, zone      DMA      1      1      1      1      1      1      1      1      1      1      3 \n' +
         'Node 0, zone    DMA32      0      0      0      0      0      0      0      0      0      0      4 \n' +
         'Node 1, zone   Normal      0      0      0      0      0      0      0      0      0      0      2 \n',

@@ -3,8 +3,8 @@
  * get_page_from_freelist, __alloc_pages, __free_pages, alloc_contig_pages,
  * free_contig_range, adjust_managed_page_count, free_reserved_area,
  * take_page_off_buddy, build_zonelists; mm/mm_init.c and mm/memblock.c:
- * memblock_free_all → __free_pages_memory → __free_pages_core; mm/vmstat.c:
- * /proc/buddyinfo).
+ * memblock_free_all → __free_pages_memory → __free_pages_core). /proc/buddyinfo
+ * is rendered in kernel/proc/buddyinfo.ts.
  *
  * Simplifications, all deliberate:
  *  - One migratetype, no per-cpu page lists, no reclaim/compaction/OOM killer:
@@ -37,7 +37,7 @@ const ALLOC_NO_WATERMARKS = -1;
 /** The page allocator of one host: every node's zones, zonelists and counters. */
 export class PageAllocator {
   /** node_zones[] of each node. */
-  private readonly nodes: Zone[][] = [];
+  readonly nodes: Zone[][] = [];
   /** Spanned zones sorted by start pfn, for page_zone(). */
   private spanned: Zone[] = [];
   private lastZone: Zone | undefined;
@@ -414,20 +414,6 @@ export class PageAllocator {
     this.min_free_kbytes = kbytes;
     this.user_min_free_kbytes = kbytes;
     this.setup_per_zone_wmarks();
-  }
-
-  /** /proc/buddyinfo: one line per populated zone, free_area[order].nr_free for every order. */
-  buddyinfo(): string {
-    let out = '';
-    for (const node of this.nodes) {
-      for (const z of node) {
-        if (!z.populated) continue;
-        out += `Node ${z.nid}, zone ${z.name.padStart(8)} `;
-        for (let o = 0; o < NR_PAGE_ORDERS; o++) out += `${String(z.nr_free[o]).padStart(6)} `;
-        out += '\n';
-      }
-    }
-    return out;
   }
 }
 

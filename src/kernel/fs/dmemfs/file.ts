@@ -12,11 +12,11 @@
  *    whole dpages of the range and zeroes the partial ones; other modes EOPNOTSUPP.
  */
 import { Errno } from '../../../lib/errno.ts';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND } from '../../../uapi/fcntl.ts';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../../uapi/fcntl.ts';
 import { unmap_mapping_range } from '../../mm/truncate.ts';
 import type { File } from '../vfs/file.ts';
 import { current_time, inode_newsize_ok, type FileOperations, type Loff } from '../vfs/inode.ts';
-import { file_accessed, generic_file_llseek } from '../vfs/read_write.ts';
+import { file_accessed, generic_write_checks, generic_file_llseek } from '../vfs/read_write.ts';
 import { DMEMFS_I, DMEMFS_SB } from './dmemfs_fs.ts';
 import { dmemfs_fill_range, dmemfs_undo_fill, inode_drop_dpages } from './dpages.ts';
 import { NO_DPAGE } from './extent.ts';
@@ -66,12 +66,9 @@ function dmemfs_file_read(file: File, count: number, ppos: Loff): Uint8Array {
  */
 function dmemfs_file_write(file: File, data: Uint8Array, ppos: Loff): number {
   const inode = file.f_inode;
-  const pos = file.f_flags & O_APPEND ? inode.i_size : ppos.pos;
-  if (data.length === 0) return 0;
-  const limit = inode.i_sb.s_maxbytes;
-  if (pos >= limit) throw new Errno('EFBIG');
-  const count = Math.min(data.length, limit - pos);
-  inode.i_mtime = inode.i_ctime = current_time(inode); // file_update_time
+  const w = generic_write_checks(file, data.length, ppos);
+  if (!w) return 0;
+  const { pos, count } = w;
   const fsi = DMEMFS_SB(inode);
   const table = DMEMFS_I(inode).dpages;
   const size = fsi.dpage_size;

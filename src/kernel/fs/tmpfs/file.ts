@@ -6,12 +6,12 @@
  */
 import { Errno } from '../../../lib/errno.ts';
 import { PAGE_SIZE } from '../../../lib/size.ts';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND, SEEK_CUR, SEEK_END, SEEK_SET } from '../../../uapi/fcntl.ts';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, SEEK_CUR, SEEK_END, SEEK_SET } from '../../../uapi/fcntl.ts';
 import { unmap_mapping_range } from '../../mm/truncate.ts';
 import { VM_FAULT_OOM, VM_FAULT_SIGBUS, type VmArea, type VmFault, type VmOperations } from '../../mm/vm_area.ts';
 import { File } from '../vfs/file.ts';
 import { current_time, inode_newsize_ok, type FileOperations, type Inode, type Loff } from '../vfs/inode.ts';
-import { file_accessed, generic_file_llseek_size, SEEK_DATA, SEEK_HOLE, vfs_setpos } from '../vfs/read_write.ts';
+import { file_accessed, generic_write_checks, generic_file_llseek_size, SEEK_DATA, SEEK_HOLE, vfs_setpos } from '../vfs/read_write.ts';
 import { SHMEM_I, SHMEM_SB } from './shmem_fs.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -117,13 +117,9 @@ function shmem_file_read(file: File, count: number, ppos: Loff): Uint8Array {
  */
 function shmem_file_write(file: File, data: Uint8Array, ppos: Loff): number {
   const inode = file.f_inode;
-  // generic_write_checks()
-  const pos = file.f_flags & O_APPEND ? inode.i_size : ppos.pos;
-  if (data.length === 0) return 0;
-  const limit = inode.i_sb.s_maxbytes;
-  if (pos >= limit) throw new Errno('EFBIG');
-  const count = Math.min(data.length, limit - pos);
-  inode.i_mtime = inode.i_ctime = current_time(inode); // file_update_time
+  const w = generic_write_checks(file, data.length, ppos);
+  if (!w) return 0;
+  const { pos, count } = w;
   const mem = SHMEM_SB(inode).mem;
   let written = 0;
   while (written < count) {

@@ -4,9 +4,9 @@
  * generic_file_llseek_size, vfs_setpos).
  */
 import { Errno } from '../../../lib/errno.ts';
-import { SEEK_CUR, SEEK_END, SEEK_SET } from '../../../uapi/fcntl.ts';
+import { O_APPEND, SEEK_CUR, SEEK_END, SEEK_SET } from '../../../uapi/fcntl.ts';
 import { File, FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE } from './file.ts';
-import type { Loff } from './inode.ts';
+import { current_time, type Loff } from './inode.ts';
 import { MNT_NOATIME, MNT_RELATIME } from './mount.ts';
 
 /** SEEK_DATA / SEEK_HOLE (not in uapi/fcntl.ts); SEEK_MAX is SEEK_HOLE. */
@@ -112,6 +112,21 @@ export function ksys_lseek(file: File, offset: number, whence: number): number {
 }
 
 const DAY_NS = 24 * 3600 * 1e9;
+
+/**
+ * generic_write_checks() + file_update_time(): where a write of `len` bytes
+ * starts (EOF with O_APPEND) and how many bytes fit below s_maxbytes (EFBIG when
+ * none); null for an empty write, which changes nothing.
+ */
+export function generic_write_checks(file: File, len: number, ppos: Loff): { pos: number; count: number } | null {
+  const inode = file.f_inode;
+  const pos = file.f_flags & O_APPEND ? inode.i_size : ppos.pos;
+  if (len === 0) return null;
+  const limit = inode.i_sb.s_maxbytes;
+  if (pos >= limit) throw new Errno('EFBIG');
+  inode.i_mtime = inode.i_ctime = current_time(inode);
+  return { pos, count: Math.min(len, limit - pos) };
+}
 
 /**
  * touch_atime() under relatime (the default mount option): update atime only if
