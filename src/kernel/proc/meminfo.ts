@@ -35,6 +35,8 @@ export interface MeminfoSource {
   poisonedPages(): number;
   /** hugetlb's report; zeros until hugetlb exists. */
   hugetlb(): { total: number; free: number; rsvd: number; surp: number; pageSize: number; totalBytes: number };
+  /** hugetlb_report_node_meminfo: the default size's pages on one node. */
+  hugetlbNode?(nid: number): { total: number; free: number; surp: number };
 }
 
 /** show_val_kb: a 16-column label and an 8-column value in kB. */
@@ -210,8 +212,9 @@ export function node_read_meminfo(src: MeminfoSource, nid: number): string {
   let s = pages.map(([l, n]) => line(l, n)).join('');
   s += `Node ${nid} ${kbBytes('KernelStack:', get(NR_KERNEL_STACK_KB))}`;
   s += [...tableLines(get), ...slabLines(get), ...thpLines(get)].map(([l, n]) => line(l, n)).join('');
-  s += `Node ${nid} HugePages_Total: ${String(0).padStart(5)}\n`;
-  s += `Node ${nid} HugePages_Free:  ${String(0).padStart(5)}\n`;
-  s += `Node ${nid} HugePages_Surp:  ${String(0).padStart(5)}\n`;
+  const ht = src.hugetlbNode?.(nid) ?? { total: 0, free: 0, surp: 0 };
+  s += `Node ${nid} HugePages_Total: ${String(ht.total).padStart(5)}\n`;
+  s += `Node ${nid} HugePages_Free:  ${String(ht.free).padStart(5)}\n`;
+  s += `Node ${nid} HugePages_Surp:  ${String(ht.surp).padStart(5)}\n`;
   return s;
 }
