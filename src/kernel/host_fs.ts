@@ -18,6 +18,11 @@ import type { Host } from './host.ts';
 import { thp_vma_suitable } from './mm/huge_memory.ts';
 import { register_hwpoison_inject } from './mm/hwpoison_inject.ts';
 import { init_dmemfs } from './host_dmem.ts';
+import { hugetlb_report_meminfo, hugetlb_report_node_meminfo } from './host_hugetlb.ts';
+import { init_hugetlbfs } from './host_hugetlbfs.ts';
+import { MFD_HUGETLB } from '../uapi/mman.ts';
+import { init_dax, type DaxHost } from './host_dax.ts';
+import { init_memory_hotplug } from './host_hotplug.ts';
 import { NUMA_NO_NODE } from './mm/memblock.ts';
 import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
@@ -37,6 +42,8 @@ export interface HostFs {
   kvm: KvmModule;
   /** VFIO (its containers). */
   vfio: Vfio;
+  /** Device-dax: the dax bus, its regions and devices. */
+  dax: DaxHost;
   shmem: ShmemFs;
   devtmpfs: Devtmpfs;
   pseudo: PseudoFilesystems;
@@ -98,15 +105,19 @@ export function init_filesystems(host: Host): HostFs {
   populate_proc(host, pseudo.proc, vfs);
   populate_sys(host, pseudo.sys);
   init_dmemfs(host, vfs, pseudo);
+  const hugetlbfs = init_hugetlbfs(host, vfs);
+  const dax = init_dax(host, vfs, pseudo, devtmpfs);
+  init_memory_hotplug(host, pseudo, dax.bus);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
     kvm,
     vfio,
+    dax,
     shmem,
     devtmpfs,
     pseudo,
-    memfd_create: (name, flags) => shmem.memfd_create(name, flags),
+    memfd_create: (name, flags) => (flags & MFD_HUGETLB ? hugetlbfs.memfd_create(name, flags) : shmem.memfd_create(name, flags)),
     shmem_zero_setup: (vma) => shmem.shmem_zero_setup(vma),
     punch_hole: (file, offset, len) => vfs.fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len),
   };
@@ -125,7 +136,8 @@ function meminfoSource(host: Host): MeminfoSource {
       }
       return pages + host.vmstat.global(NR_SHMEM);
     },
-    hugetlb: () => ({ total: 0, free: 0, rsvd: 0, surp: 0, pageSize: PMD_SIZE, totalBytes: 0 }),
+    hugetlb: () => hugetlb_report_meminfo(host),
+    hugetlbNode: (nid) => hugetlb_report_node_meminfo(host, nid),
     poisonedPages: () => host.mf.num_poisoned_pages,
   };
 }

@@ -21,6 +21,7 @@ import { do_munmap, vm_mmap_pgoff, type MmapFile } from './mm/mmap.ts';
 import { do_mprotect } from './mm/mprotect.ts';
 import { do_mremap } from './mm/mremap.ts';
 import { copy_from_user, copy_to_user } from './uaccess.ts';
+import { ksys_mmap_hugetlb } from './host_hugetlbfs.ts';
 
 /** Task states as /proc/PID/stat shows them. */
 export type TaskState = 'R' | 'S' | 'Z';
@@ -246,9 +247,12 @@ export class Task implements Syscalls {
       file = this.fget(fd);
       // ksys_mmap_pgoff: MAP_HUGETLB on a file that is not on hugetlbfs is EINVAL.
       if (flags & MAP_HUGETLB && file.f_inode.i_sb.s_magic !== HUGETLBFS_MAGIC) throw new Errno('EINVAL');
-    } else if (flags & MAP_HUGETLB) throw new Errno('ENOSYS', 'hugetlb is not modelled yet');
+    }
     this.host.current = this;
-    return vm_mmap_pgoff(this.mm, file as MmapFile | null, addr, length, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma));
+    // ksys_mmap_pgoff's hugetlb half: huge lengths, MAP_HUGETLB's file (host_hugetlbfs.ts).
+    return ksys_mmap_hugetlb(this.host, file, length, flags, (f, len) =>
+      vm_mmap_pgoff(this.mm, f as MmapFile | null, addr, len, prot, flags, offset, (vma) => this.host.shmem_zero_setup(vma)),
+    );
   }
 
   munmap(addr: number, length: number): void {

@@ -43,7 +43,10 @@ export function dup_mmap(parent: MmStruct, childNid: number): MmStruct {
     }
     dst.vm_ops?.open?.(dst);
     child.vmas.insert(dst);
-    if (vma_needs_copy(dst, src)) copy_page_range(child, parent, dst, src);
+    if (vma_needs_copy(dst, src)) {
+      if (src.vm_ops?.copy_page_range) src.vm_ops.copy_page_range(dst, src);
+      else copy_page_range(child, parent, dst, src);
+    }
   }
   return child;
 }

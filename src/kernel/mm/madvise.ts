@@ -113,6 +113,12 @@ function madvise_vma_behavior(mm: MmStruct, vma: VmArea, start: number, end: num
       let forbidden = VM_PFNMAP;
       if (behavior !== MADV_DONTNEED_LOCKED) forbidden |= VM_LOCKED;
       if (!(vma.flags & VM_HUGETLB) && vma.flags & forbidden) throw new Errno('EINVAL');
+      if (vma.flags & VM_HUGETLB) {
+        // madvise_dontneed_free_valid_vma: an aligned start; the end is rounded down to whole huge pages.
+        const hsize = vma.vm_ops?.pagesize?.(vma) ?? PAGE_SIZE;
+        if (start % hsize) throw new Errno('EINVAL');
+        end -= end % hsize;
+      }
       zap_page_range_single(mm, vma, start, end);
       return;
     }

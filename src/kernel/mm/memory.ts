@@ -79,6 +79,8 @@ function newVmf(vma: VmArea, address: number, flags: number, size: number): VmFa
 }
 
 function __handle_mm_fault(mm: MmStruct, vma: VmArea, address: number, flags: number): number {
+  // is_vm_hugetlb_page: hugetlb_fault does the whole fault (mm/hugetlb_fault.ts).
+  if (vma.vm_ops?.hugetlb_fault) return vma.vm_ops.hugetlb_fault({ vma, address, pgoff: vma.pgoffOf(address), flags, pfn: -1 });
   const pt = mm.pgtables;
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   const entry = pt.walk(address);
@@ -247,6 +249,7 @@ export function vmf_insert_pfn_huge(mm: MmStruct, vma: VmArea, addr: number, pfn
 
 /** Drop what one leaf held: put anonymous pages, uncount file pages. Special entries own nothing. */
 export function zap_leaf(mm: MmStruct, vma: VmArea, level: number, entry: number): void {
+  if (vma.vm_ops?.zap_leaf) return vma.vm_ops.zap_leaf(vma, level, entry);
   const f = pte_flags(entry);
   if (!(f & _PAGE_PRESENT)) return; // a hwpoison entry: the frame is isolated, not ours to put
   const pfn = pte_pfn(entry);
@@ -275,8 +278,11 @@ function zap_vma(mm: MmStruct, vma: VmArea, start: number, end: number, freeTabl
   if (start >= end) return;
   // unmap_vmas / zap_page_range_single: secondary MMUs (KVM) drop the range first.
   mm.mmu_notifier_invalidate_range_start(start, end);
-  splitEdge(mm, vma, start);
-  splitEdge(mm, vma, end);
+  // hugetlb ranges are always huge-page aligned (hugetlb_vm_op_split, madvise): never split.
+  if (!vma.vm_ops?.zap_leaf) {
+    splitEdge(mm, vma, start);
+    splitEdge(mm, vma, end);
+  }
   // free_pgtables' floor and ceiling: tables shared with the neighbouring VMAs stay.
   const prev = freeTables ? mm.vmas.prev(vma) : undefined;
   const next = freeTables ? mm.vmas.next(vma) : undefined;

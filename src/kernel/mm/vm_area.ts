@@ -99,6 +99,12 @@ export interface VmOperations {
   pagesize?(vma: VmArea): number;
   /** Called before a shared mapping's page is made writable. */
   page_mkwrite?(vmf: VmFault): number;
+  /** hugetlb_fault: handle_mm_fault hands a VM_HUGETLB VMA's whole fault here (vmf.address unaligned). */
+  hugetlb_fault?(vmf: VmFault): number;
+  /** __unmap_hugepage_range: drop what one leaf of this VMA held (called instead of the generic zap_leaf). */
+  zap_leaf?(vma: VmArea, level: number, entry: number): void;
+  /** copy_hugetlb_page_range: fork copies this VMA's entries itself (both VMAs have vm_mm set). */
+  copy_page_range?(dst: VmArea, src: VmArea): void;
 }
 
 /** The mappable object behind a file (struct address_space): who maps it. */
