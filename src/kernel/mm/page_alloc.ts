@@ -15,6 +15,7 @@
  *  - alloc_contig_pages only takes ranges that are already free (no migration).
  */
 import { BLOCK_PAGES } from './buddy.ts';
+import { PAGES_PER_SECTION } from './mem_section.ts';
 import { __GFP_HIGH, __GFP_MEMALLOC, __GFP_THISNODE, GFP_HIGHUSER_MOVABLE, gfp_zone } from './gfp.ts';
 import {
   MAX_NR_ZONES, MAX_PAGE_ORDER, NR_NUMA_STAT_ITEMS, NR_PAGE_ORDERS, NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL,
@@ -31,6 +32,13 @@ export {
   ZONE_MOVABLE, ZONE_NAMES, NUMA_HIT, NUMA_MISS, NUMA_FOREIGN, NUMA_LOCAL, NUMA_OTHER, NR_NUMA_STAT_ITEMS, Zone,
 } from './mmzone.ts';
 
+/** A zone's span as free_area_init set it. */
+interface BootSpan {
+  readonly zone: Zone;
+  readonly start: number;
+  readonly end: number;
+}
+
 /** No watermark check at all (ALLOC_NO_WATERMARKS, __GFP_MEMALLOC). */
 const ALLOC_NO_WATERMARKS = -1;
 
@@ -38,9 +46,15 @@ const ALLOC_NO_WATERMARKS = -1;
 export class PageAllocator {
   /** node_zones[] of each node. */
   readonly nodes: Zone[][] = [];
-  /** Spanned zones sorted by start pfn, for page_zone(). */
-  private spanned: Zone[] = [];
-  private lastZone: Zone | undefined;
+  /** Boot spans of the zones, sorted by start pfn, for page_zone() of boot memory (frozen: hot-plug grows zones past them). */
+  private spanned: BootSpan[] = [];
+  private lastZone: BootSpan | undefined;
+  /**
+   * page_zone() of sections onlined or offlined after boot (memory_hotplug.ts): Linux keeps the
+   * zone in every struct page's flags; the model links whole sections. null = offline, no zone.
+   * Such sections take precedence over the boot spans, since hot-plugged zones may overlap.
+   */
+  readonly section_zone = new Map<number, Zone | null>();
   private readonly nodeOrder: number[][] = [];
   /** ZONELIST_FALLBACK filtered per highest zone index: [nid][highest_zoneidx]. */
   private fallback: Zone[][][] = [];
@@ -86,7 +100,7 @@ export class PageAllocator {
     }
     if (present_pages < 0 || present_pages > end_pfn - start_pfn) throw new Error(`init_zone: bad present_pages ${present_pages}`);
     if (zone.managed_pages !== 0) throw new Error(`init_zone: node ${nid} zone ${zone.name} already has managed pages`);
-    for (const z of this.spanned) {
+    for (const { zone: z } of this.spanned) {
       if (z !== zone && start_pfn < z.zone_end_pfn && z.zone_start_pfn < end_pfn) {
         throw new Error(`init_zone: node ${nid} zone ${zone.name} overlaps node ${z.nid} zone ${z.name}`);
       }
@@ -94,7 +108,11 @@ export class PageAllocator {
     zone.zone_start_pfn = start_pfn;
     zone.spanned_pages = end_pfn - start_pfn;
     zone.present_pages = present_pages;
-    this.spanned = this.nodes.flat().filter((z) => z.spanned_pages > 0).sort((a, b) => a.zone_start_pfn - b.zone_start_pfn);
+    this.spanned = this.nodes
+      .flat()
+      .filter((z) => z.spanned_pages > 0)
+      .sort((a, b) => a.zone_start_pfn - b.zone_start_pfn)
+      .map((z) => ({ zone: z, start: z.zone_start_pfn, end: z.zone_end_pfn }));
     this.lastZone = undefined;
     this.zonelistsDirty = true;
     return zone;
@@ -152,20 +170,24 @@ export class PageAllocator {
 
   /** page_zone(): the zone spanning pfn, or undefined. */
   zone_of(pfn: number): Zone | undefined {
+    if (this.section_zone.size !== 0) {
+      const hz = this.section_zone.get(Math.floor(pfn / PAGES_PER_SECTION));
+      if (hz !== undefined) return hz ?? undefined;
+    }
     const last = this.lastZone;
-    if (last !== undefined && pfn >= last.zone_start_pfn && pfn < last.zone_start_pfn + last.spanned_pages) return last;
+    if (last !== undefined && pfn >= last.start && pfn < last.end) return last.zone;
     const zs = this.spanned;
     let lo = 0;
     let hi = zs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (zs[mid]!.zone_end_pfn <= pfn) lo = mid + 1;
+      if (zs[mid]!.end <= pfn) lo = mid + 1;
       else hi = mid;
     }
     const z = zs[lo];
-    if (z === undefined || pfn < z.zone_start_pfn) return undefined;
+    if (z === undefined || pfn < z.start) return undefined;
     this.lastZone = z;
-    return z;
+    return z.zone;
   }
 
   /**
@@ -352,6 +374,31 @@ export class PageAllocator {
     if (z === undefined || !z.take_page_off_buddy(pfn)) return false;
     this.nrFree--;
     return true;
+  }
+
+  /**
+   * __offline_isolated_pages(): take every free block in [start_pfn, end_pfn) (MAX_PAGE_ORDER
+   * aligned) off the free lists; returns the pages taken. Memory hotplug checks first that all
+   * of them are free (test_pages_isolated); managed pages are adjusted by the caller.
+   */
+  __offline_isolated_pages(start_pfn: number, end_pfn: number): number {
+    let taken = 0;
+    for (let b = start_pfn / BLOCK_PAGES; b < end_pfn / BLOCK_PAGES; b++) {
+      const z = this.zone_of(b * BLOCK_PAGES);
+      if (z === undefined) continue;
+      for (let pfn = b * BLOCK_PAGES; pfn < (b + 1) * BLOCK_PAGES; ) {
+        const blk = z.free_block_containing(pfn);
+        if (blk === undefined) {
+          pfn++;
+          continue;
+        }
+        z.del_free_block(blk.pfn, blk.order);
+        taken += 1 << blk.order;
+        pfn = blk.pfn + (1 << blk.order);
+      }
+    }
+    this.nrFree -= taken;
+    return taken;
   }
 
   /** is_free_buddy_page(): true when pfn lies in a free buddy block. */
