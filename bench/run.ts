@@ -4,7 +4,8 @@
  *    interface, one store per page, as memtouch does);
  *  - boot time and model heap for 1 TiB and 16 TiB hosts;
  *  - dmemfs faults at 4K/2M/1G and mapping a 16 TiB dmem pool (bench/dmemfs.ts);
- *  - KVM second-stage faults at 4K/2M/1G (bench/kvm.ts).
+ *  - KVM second-stage faults at 4K/2M/1G (bench/kvm.ts);
+ *  - resizing HugeTLB pools by 10,000 1G / 100,000 2M pages (bench/hugetlb.ts).
  * Run with --expose-gc for steadier heap figures (npm run bench does).
  */
 import { GiB, MiB, TiB, formatBytes } from '../src/lib/size.ts';
@@ -13,6 +14,7 @@ import { Host } from '../src/kernel/host.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MADV_NOHUGEPAGE, PROT_READ, PROT_WRITE } from '../src/uapi/mman.ts';
 import { dmemfsRows } from './dmemfs.ts';
 import { kvmRows } from './kvm.ts';
+import { hugetlbRows } from './hugetlb.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -61,5 +63,6 @@ const rows = [
   boot('boot 16 TiB, 8 nodes', 16 * TiB, 8),
   ...dmemfsRows(),
   ...kvmRows(),
+  ...hugetlbRows(),
 ];
 process.stdout.write(rows.join('\n') + '\n');

@@ -16,6 +16,8 @@ import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
 import { MemoryFailure } from './mm/memory_failure.ts';
+import { MemoryHotplug } from './mm/memory_hotplug.ts';
+import { register_memhp_params } from './host_hotplug.ts';
 import { KernelAllocator } from './mm/kalloc.ts';
 import type { DmemPoolImpl } from './dmem/pool.ts';
 import { createDmem } from './dmem/reserve.ts';
@@ -26,6 +28,9 @@ import { KernelLog } from './printk.ts';
 import { Task } from './process.ts';
 import { Clock } from './time.ts';
 import { init_filesystems, type HostFs } from './host_fs.ts';
+import { createHugetlb } from './host_hugetlb.ts';
+import type { HugetlbPools } from './hugetlb/api.ts';
+import { dax_e820_hooks } from './host_dax.ts';
 
 /** What a boot needs. */
 export interface BootOptions {
@@ -60,10 +65,14 @@ export class Host {
   readonly kmem: Kmem;
   readonly fs: HostFs;
   readonly mf: MemoryFailure;
+  /** Memory hotplug: memory blocks, online/offline, add/remove (kmem). */
+  readonly hotplug: MemoryHotplug;
   /** kvzalloc/kvfree for subsystem metadata. */
   readonly kalloc: KernelAllocator;
   /** The dmem pool (empty when no dmem= was given). */
   readonly dmem: DmemPoolImpl;
+  /** The HugeTLB pools (mm/hugetlb.c). */
+  readonly hugetlb: HugetlbPools;
   readonly init: Task;
   /** The task whose system call is running (what /proc/self and page accounting refer to). */
   current: Task | null = null;
@@ -72,11 +81,13 @@ export class Host {
   private constructor(readonly machine: MachineDesc, opts: BootOptions) {
     this.log.info('Linux version 6.18.0-dmemfs (dmemfs model) #1 SMP PREEMPT_DYNAMIC');
     const thp = defaultThpSettings();
+    const memhp = register_memhp_params(this.params);
     // dmem= is an early parameter; its reservation runs in setup_arch before the memmap exists.
     const dmem = createDmem(this.params, this.log);
+    const hugetlb = createHugetlb(this.params, this.log);
     this.params.setup('transparent_hugepage=', (v) => setup_transparent_hugepage(thp, v, (m) => this.log.warn(m)));
     for (const reg of opts.registerParams ?? []) reg(this.params);
-    this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, [dmem.reserveHook, ...(opts.reserveHooks ?? [])]);
+    this.mem = boot_memory(machine, this.params, opts.cmdline ?? '', this.log, [dmem.reserveHook, hugetlb.reserveHook, ...(opts.reserveHooks ?? [])], dax_e820_hooks);
     this.vmstat = new VmStat(machine.nodes.length);
     this.kmem = new Kmem(this.mem.buddy, this.dram, this.vmstat, (pfn) => this.pfn_to_nid(pfn), thp);
     // empty_zero_page lives in the kernel's bss, which is reserved memory.
@@ -90,7 +101,11 @@ export class Host {
       () => [...this.tasks.values()].filter((t) => t.state !== 'Z'),
       this.log,
     );
+    this.hugetlb = hugetlb.init(this);
+    // memory_dev_init() (driver_init): the boot memory blocks.
+    this.hotplug = new MemoryHotplug({ ...this.mem, log: this.log, ...memhp });
     this.fs = init_filesystems(this);
+    hugetlb.registerFiles(this);
     this.free_initmem();
     const initMm = new MmStruct(this.kmem, 0);
     this.init = new Task(this, 1, null, initMm, this.vfs.path_get(this.vfs.rootPath()), 'init');

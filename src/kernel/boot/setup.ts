@@ -15,8 +15,10 @@ import { Resource, ResourceTree } from '../resource.ts';
 import type { KernelParams } from './cmdline.ts';
 import {
   E820Table,
+  E820_TYPE_PRAM,
   E820_TYPE_RAM,
   E820_TYPE_RESERVED,
+  E820_TYPE_SOFT_RESERVED,
   buildE820,
   e820TypeName,
   e820__end_of_ram_pfn,
@@ -55,6 +57,13 @@ export interface KernelLayout {
 /** Work a boot-time subsystem does on memblock before the memmap is built (dmem=, gigantic hugetlb). */
 export type ReserveHook = (ctx: { memblock: Memblock; nodeRanges: readonly NodeRange[]; log: KernelLog; iomem: ResourceTree }) => void;
 
+/**
+ * A firmware-map editor driven by early parameters (memmap=, efi_fake_mem=): it
+ * registers its early_params against the e820 table before parse_early_param()
+ * and may return work to run right after it (efi_fake_memmap_early).
+ */
+export type E820Hook = (ctx: { params: KernelParams; e820: E820Table; log: KernelLog }) => { afterEarlyParams?(): void } | void;
+
 /** What memory bring-up produces. */
 export interface MemoryBoot {
   e820: E820Table;
@@ -87,7 +96,14 @@ function memRange(start: number, end: number): string {
 }
 
 /** Bring up physical memory for `machine` and `cmdline` (the parameters must be registered already). */
-export function boot_memory(machine: MachineDesc, params: KernelParams, cmdline: string, log: KernelLog, reserveHooks: readonly ReserveHook[]): MemoryBoot {
+export function boot_memory(
+  machine: MachineDesc,
+  params: KernelParams,
+  cmdline: string,
+  log: KernelLog,
+  reserveHooks: readonly ReserveHook[],
+  e820Hooks: readonly E820Hook[] = [],
+): MemoryBoot {
   params.set_boot_command_line(cmdline);
   params.print_command_line(log);
   const { table: e820, nodeRanges } = buildE820(machine);
@@ -95,7 +111,9 @@ export function boot_memory(machine: MachineDesc, params: KernelParams, cmdline:
   const memblock = new Memblock();
   params.early_param('mem', (arg) => parse_memopt(arg, e820, log));
   params.early_param('memblock', (arg) => memblock.early_memblock(arg));
+  const afterEarly = e820Hooks.map((h) => h({ params, e820, log }));
   params.parse_early_param(log);
+  for (const a of afterEarly) a?.afterEarlyParams?.();
   e820__finish_early_params(e820, log);
   // trim_bios_range(): page 0 is BIOS data; the legacy VGA/ROM window is never RAM.
   e820.rangeUpdate(0, PAGE_SIZE, E820_TYPE_RAM, E820_TYPE_RESERVED, log);
@@ -195,10 +213,19 @@ function init_zones(buddy: PageAllocator, memblock: Memblock, nodeRanges: readon
   return physpages;
 }
 
+/** e820_type_to_string(): the /proc/iomem name of a firmware range. */
+function e820_type_to_string(type: number): string {
+  if (type === E820_TYPE_RAM) return 'System RAM';
+  if (type === E820_TYPE_RESERVED) return 'Reserved';
+  if (type === E820_TYPE_PRAM) return 'Persistent Memory (legacy)';
+  if (type === E820_TYPE_SOFT_RESERVED) return 'Soft Reserved';
+  return e820TypeName(type);
+}
+
 /** The boot-time /proc/iomem: firmware ranges, System RAM, and the kernel's sections inside it. */
 function buildIomem(iomem: ResourceTree, e820: E820Table, k: KernelLayout): void {
   for (const e of e820.entries) {
-    const name = e.type === E820_TYPE_RAM ? 'System RAM' : e.type === E820_TYPE_RESERVED ? 'Reserved' : e820TypeName(e.type);
+    const name = e820_type_to_string(e.type);
     iomem.insert(new Resource(name, e.addr, e.addr + e.size - 1));
   }
   const add = (name: string, [s, e]: [number, number]): void => void iomem.insert(new Resource(name, s, e - 1));

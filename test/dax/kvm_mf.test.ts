@@ -1,0 +1,82 @@
+/**
+ * Consumers of device-dax: KVM maps a 1G-aligned devdax device at 1G (through
+ * get_user_pages on ZONE_DEVICE pages with struct pages, through the PFNMAP
+ * path with map=0), and memory failure on devdax frames.
+ */
+import { describe, expect, it } from 'vitest';
+import { GiB, MiB, PAGE_SIZE } from '../../src/lib/size.ts';
+import { O_RDWR } from '../../src/uapi/fcntl.ts';
+import { GUEST_FLAG_WRITE } from '../../src/uapi/kvm.ts';
+import { MADV_DONTFORK, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
+import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS } from '../../src/uapi/signal.ts';
+import { get_user_pages } from '../../src/kernel/mm/gup.ts';
+import { createVcpu, createVm, readFile, runProgram, setRegion, vmStat } from '../kvm/helpers.ts';
+import { D, bootDax, enable, put, signal } from './helpers.ts';
+
+function devdax(align: number, size: number, map = true): ReturnType<typeof bootDax> & { hva: number } {
+  const b = bootDax();
+  const drv = '/sys/bus/dax/drivers/device_dax';
+  put(b.task, drv + '/unbind', 'dax0.0');
+  put(b.task, D('dax0.0') + '/size', '0');
+  put(b.task, D('dax0.0') + '/align', String(align));
+  put(b.task, D('dax0.0') + '/size', String(size));
+  if (!map) put(b.task, D('dax0.0') + '/map', '0');
+  enable(b.task, 'dax0.0');
+  const fd = b.task.open('/dev/dax0.0', O_RDWR);
+  const hva = b.task.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (!map) b.task.madvise(hva, size, MADV_DONTFORK);
+  return { ...b, hva };
+}
+
+describe('KVM on devdax', () => {
+  it.each([true, false])('a 1G device maps at 1G in the EPT (map=%s)', (map) => {
+    const { task, hva } = devdax(GiB, GiB, map);
+    const vm = createVm(task);
+    setRegion(task, vm.vmFd, 0, 0, GiB, hva);
+    const vcpu = createVcpu(task, vm.vmFd);
+    runProgram(task, vcpu, hva, { flags: GUEST_FLAG_WRITE, start_gpa: 0, bytes: 64 * MiB });
+    const st = (n: string): number => vmStat(task, vm, n, readFile);
+    expect([st('pages_4k'), st('pages_2m'), st('pages_1g')]).toEqual([0, 0, 1]);
+  });
+
+  it('get_user_pages returns the device frames (ZONE_DEVICE pages, not buddy frames)', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB);
+    const [pfn] = get_user_pages(task.mm, hva + 2 * MiB, 1, true);
+    expect(pfn).toBe((0x400000000 + 2 * MiB) / PAGE_SIZE);
+    // a ZONE_DEVICE page: it has a struct page, and the page allocator never had it
+    expect(host.mem.sparse.pfn_valid(pfn!)).toBe(true);
+    expect(host.mem.e820.entries.find((e) => e.addr <= pfn! * PAGE_SIZE && e.addr + e.size > pfn! * PAGE_SIZE)?.type).toBe(0xefffffff);
+  });
+});
+
+describe('memory failure', () => {
+  it('with struct pages: the 2M block is unmapped and every mapper gets AO with lsb 21 (force_early)', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB);
+    task.store(hva + 2 * MiB, new Uint8Array([1]));
+    const pfn = (0x400000000 + 2 * MiB + 3 * PAGE_SIZE) / PAGE_SIZE;
+    const rc = host.mf.memory_failure(pfn);
+    expect(rc).toBe(0);
+    expect(task.lastSiginfo).toEqual({ signo: SIGBUS, code: BUS_MCEERR_AO, addr: hva + 2 * MiB + 3 * PAGE_SIZE, lsb: 21 });
+    expect(host.log.render()).toMatch(/recovery action for dax page: Recovered/);
+  });
+
+  it('a poisoned block found before anyone mapped it: a later touch faults BUS_MCEERR_AR', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB);
+    task.munmap(hva, 4 * MiB);
+    host.mf.memory_failure((0x400000000 + 2 * MiB) / PAGE_SIZE);
+    const fd = task.open('/dev/dax0.0', O_RDWR);
+    task.mmap(hva, 4 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    expect(signal(() => task.load(hva + 2 * MiB + 100, 1))).toBe(`SIGBUS/${BUS_MCEERR_AR}`);
+    expect(signal(() => task.load(hva, 1))).toBe('ok');
+  });
+
+  it('map=0: the mappers get AO with lsb 12 and the huge mapping stays', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB, false);
+    task.store(hva, new Uint8Array([7]));
+    let info: unknown = null;
+    task.sigaction(SIGBUS, (i) => (info = i));
+    host.mf.memory_failure(0x400000000 / PAGE_SIZE + 1);
+    expect(info).toMatchObject({ signo: SIGBUS, code: BUS_MCEERR_AO, addr: hva + PAGE_SIZE, addrLsb: 12 });
+    expect(task.mm.pgtables.walk(hva)).not.toBe(0);
+  });
+});
