@@ -3,6 +3,7 @@
  * (after its builtins); `/bin/NAME` and `/usr/bin/NAME` resolve to the same.
  */
 import { cat } from './coreutils/cat.ts';
+import { daxctl } from './daxctl/index.ts';
 import { df } from './coreutils/df.ts';
 import { echo } from './coreutils/echo.ts';
 import { fallocate } from './coreutils/fallocate.ts';
@@ -33,6 +34,7 @@ import { vmm } from './vmm/index.ts';
 export const BIN = new Map<string, Program>([
   ['basename', basename],
   ['cat', cat],
+  ['daxctl', daxctl],
   ['df', df],
   ['dirname', dirname],
   ['dmesg', dmesg],
