@@ -8,6 +8,7 @@
  */
 import { Errno } from '../../lib/errno.ts';
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
+import { fault_runs, handle_pte_none_fault, prealloc_anon_run, pte_index } from './fault_run.ts';
 import { handle_mm_fault } from './memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import { PMD_LEVEL, PUD_LEVEL, _PAGE_RW, _PAGE_SPECIAL, pte_flags, pte_pfn } from './pgtable.ts';
@@ -118,6 +119,9 @@ export function follow_pfnmap(mm: MmStruct, addr: number): Translation {
   return t;
 }
 
+/** Pages populate_range took for one PTE table's faults. */
+const preallocPfns = new Float64Array(512);
+
 /**
  * populate_vma_page_range for [start, end): fault everything in. `write` true/false
  * is MADV_POPULATE_WRITE/READ; 'mmap' is MAP_POPULATE, which writes (breaking
@@ -152,6 +156,30 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
     }
     const w = write === 'mmap' ? (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE : write && (vma.flags & VM_WRITE) !== 0;
     while (addr < stop) {
+      // Inside an existing PTE table: the same faults with the table in hand (fault_run.ts).
+      const pt = !fault_runs.enabled || vma.vm_ops?.hugetlb_fault ? null : mm.pgtables.pte_page(addr);
+      if (pt !== null) {
+        const tableEnd = Math.min(stop, alignDown(addr, PMD_SIZE) + PMD_SIZE);
+        // Write faults on none entries before the first page needing more: their pages at once (alloc_pages_bulk).
+        let need = 0;
+        for (let a = addr; w && a < tableEnd; a += PAGE_SIZE) {
+          const e = pt.entries[pte_index(a)]!;
+          if (e === 0) need++;
+          else if (!(pte_flags(e) & _PAGE_RW)) break;
+        }
+        const got = need > 0 ? prealloc_anon_run(mm, vma, addr, need, preallocPfns, 0) : 0;
+        let used = 0;
+        for (; addr < tableEnd; addr += PAGE_SIZE) {
+          const i = pte_index(addr);
+          const e = pt.entries[i]!;
+          let ret: number;
+          if (e === 0) ret = handle_pte_none_fault(mm, vma, pt, i, addr, w ? FAULT_FLAG_WRITE : 0, used < got ? preallocPfns[used++]! : -1);
+          else if (w && !(pte_flags(e) & _PAGE_RW)) ret = handle_mm_fault(mm, vma, addr, FAULT_FLAG_WRITE);
+          else continue;
+          if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+        }
+        continue;
+      }
       const t = follow_page(mm, addr);
       if (!t || (w && !t.writable)) {
         const ret = handle_mm_fault(mm, vma, addr, w ? FAULT_FLAG_WRITE : 0);

@@ -47,6 +47,8 @@ export function setup_transparent_hugepage(thp: ThpSettings, str: string, warn: 
 export class Kmem {
   /** The frame of empty_zero_page (mapped for read faults on anonymous memory). */
   zeroPfn = -1;
+  /** __vm_enough_memory (mm/util.c): may `pages` more be committed? Set by kernel/mm/overcommit.ts. */
+  vm_enough_memory: ((pages: number) => boolean) | null = null;
   /** The head frame of the huge zero folio, allocated on first use; -1 until then. */
   hugeZeroPfn = -1;
   /** Map counts of anonymous pages, shared by every mm of the host. */
@@ -69,6 +71,13 @@ export class Kmem {
     const pfn = this.buddy.alloc_pages(gfp, order, nid, nodemask);
     if (pfn >= 0) this.vmstat.count(PGALLOC, 2 ** order);
     return pfn;
+  }
+
+  /** allocUser(0, ...) for up to nr pages at once, as many as alloc_pages_bulk gives (see there). */
+  allocUserBulk(nid: number, nodemask: readonly number[] | undefined, nr: number, out: Float64Array, at: number): number {
+    const got = this.buddy.alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, nid, nodemask, nr, out, at);
+    if (got > 0) this.vmstat.count(PGALLOC, got);
+    return got;
   }
 
   /**

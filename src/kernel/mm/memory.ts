@@ -8,6 +8,7 @@
  */
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page, split_huge_pmd, split_huge_pud, thp_vma_suitable } from './huge_memory.ts';
+import { try_pte_none_fault } from './fault_run.ts';
 import { policy_node } from './mempolicy.ts';
 import { _PAGE_ANON, vm_page_prot } from './page_prot.ts';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.ts';
@@ -62,6 +63,9 @@ function huge(flags: number): number {
  * access rights). Returns vm_fault_t bits; 0 or VM_FAULT_NOPAGE mean mapped.
  */
 export function handle_mm_fault(mm: MmStruct, vma: VmArea, address: number, flags: number): number {
+  // A none entry in an existing PTE table: handle_pte_fault at once, without walks (fault_run.ts).
+  const quick = try_pte_none_fault(mm, vma, address, flags);
+  if (quick >= 0) return quick;
   mm.kmem.vmstat.count(PGFAULT);
   const ret = __handle_mm_fault(mm, vma, address, flags);
   if (!(ret & VM_FAULT_ERROR)) {
@@ -154,7 +158,7 @@ function __do_fault(vmf: VmFault): number {
 }
 
 /** do_fault: read, copy-on-write or shared fault on a file mapping. */
-function do_fault(mm: MmStruct, vma: VmArea, address: number, flags: number): number {
+export function do_fault(mm: MmStruct, vma: VmArea, address: number, flags: number): number {
   const vmf = newVmf(vma, address, flags, PAGE_SIZE);
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   if (write && !(vma.flags & VM_SHARED)) return do_cow_fault(mm, vmf);

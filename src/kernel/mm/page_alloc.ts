@@ -213,6 +213,42 @@ export class PageAllocator {
     return pfn;
   }
 
+  /**
+   * alloc_pages_bulk() for order 0, as the fault path would take the pages one by
+   * one: up to nr pages from the zone alloc_pages(gfp, 0, nid, nodemask) would use
+   * now, only as many as would each still pass its low-watermark fast path, each
+   * the page that call would return in turn. Returns how many went to out[at..];
+   * the caller takes the rest one by one (other zones, the slow path, failure).
+   */
+  alloc_pages_bulk(gfp: number, nid: number, nodemask: readonly number[] | undefined, nr: number, out: Float64Array, at: number): number {
+    if (this.zonelistsDirty) this.build_all_zonelists();
+    if (nid < 0) nid = 0;
+    const hz = gfp_zone(gfp);
+    const zl = ((gfp & __GFP_THISNODE) !== 0 ? this.nofallback : this.fallback)[nid]?.[hz];
+    if (zl === undefined) return 0;
+    let preferred: Zone | undefined;
+    for (let i = 0; i < zl.length; i++) {
+      const z = zl[i]!;
+      if (nodemask !== undefined && !nodemask.includes(z.nid)) continue;
+      if (preferred === undefined) preferred = z;
+      // Page k of the run passes the fast path while free_pages - k > low + lowmem_reserve.
+      const room = z.free_pages - (z.watermark[WMARK_LOW]! + z.lowmem_reserve[hz]!);
+      if (room <= 0) continue;
+      let got = 0;
+      for (const want = Math.min(nr, room); got < want; got++) {
+        const pfn = z.rmqueue(0);
+        if (pfn < 0) break;
+        out[at + got] = pfn;
+      }
+      if (got === 0) continue;
+      this.nrFree -= got;
+      z.pgalloc += got;
+      this.zone_statistics(preferred, z, nid, got);
+      return got;
+    }
+    return 0;
+  }
+
   /** get_page_from_freelist(): the first zone passing __zone_watermark_ok that has a block. */
   private get_page_from_freelist(
     zl: readonly Zone[],

@@ -147,6 +147,29 @@ export class PageTablesCore {
     return this.set_leaf_slow(va, level, entry);
   }
 
+  /**
+   * The PTE table page covering `va`, or null when there is none (no table yet,
+   * or a huge leaf covers va). For batched faults over one table (fault_run.ts):
+   * read its entries directly and fill empty slots with set_pte().
+   */
+  pte_page(va: number): PtPage | null {
+    if (this.dead || !(va >= 0 && va < USER_VA_END)) return null;
+    const gib = Math.floor(va / GiB);
+    const pud = this.pgd.children[gib >>> 9]!;
+    if (pud === null) return null;
+    const pmd = pud.children[gib & 511]!;
+    if (pmd === null) return null;
+    return pmd.children[(va - gib * GiB) >>> 21]!;
+  }
+
+  /** Fill the empty slot i of a PTE table page from pte_page() (set_leaf without the walk). */
+  set_pte(pt: PtPage, i: number, entry: number): void {
+    if (pt.entries[i] !== 0 || entry === 0 || pt.level !== 1) throw new Error(`set_pte: slot ${i} already set or bad entry`);
+    pt.entries[i] = entry;
+    pt.used++;
+    this.leaves[1]!++;
+  }
+
   private set_leaf_slow(va: number, level: number, entry: number): boolean {
     this.check_leaf_args('set_leaf', va, level);
     if (entry === 0) throw new Error('set_leaf: empty entry (use clear_leaf)');
