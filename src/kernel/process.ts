@@ -177,6 +177,10 @@ export class Task implements Syscalls {
     return this.vfs.lstat(this.cwd, path);
   }
 
+  readlink(path: string): string {
+    return this.vfs.readlink(this.cwd, path);
+  }
+
   fstat(fd: number): Stat {
     return this.vfs.fstat(this.fget(fd));
   }

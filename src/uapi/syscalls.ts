@@ -76,6 +76,8 @@ export interface Syscalls {
   fallocate(fd: number, mode: number, offset: number, length: number): void;
   stat(path: string): Stat;
   lstat(path: string): Stat;
+  /** readlink(2): a symbolic link's target (EINVAL when the name is not a symlink). */
+  readlink(path: string): string;
   fstat(fd: number): Stat;
   statfs(path: string): Statfs;
   fstatfs(fd: number): Statfs;

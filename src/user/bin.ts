@@ -22,6 +22,7 @@ import { seq } from './coreutils/seq.ts';
 import { basename, dirname, dmesg, env, falseProgram, pwd, trueProgram } from './coreutils/simple.ts';
 import { sleep } from './coreutils/sleep.ts';
 import { stat } from './coreutils/stat.ts';
+import { readlink } from './coreutils/readlink.ts';
 import { tr } from './coreutils/tr.ts';
 import { truncate } from './coreutils/truncate.ts';
 import { wc } from './coreutils/wc.ts';
@@ -53,6 +54,7 @@ export const BIN = new Map<string, Program>([
   ['mv', mv],
   ['ps', ps],
   ['pwd', pwd],
+  ['readlink', readlink],
   ['rm', rm],
   ['rmdir', rmdir],
   ['seq', seq],

@@ -229,6 +229,11 @@ export class FakeSys implements Syscalls {
   lstat(path: string): Stat {
     return this.stat(path);
   }
+  /** The fake has no symlinks: every name that exists is not one. */
+  readlink(path: string): string {
+    this.node(path);
+    throw new Errno('EINVAL');
+  }
   fstat(fd: number): Stat {
     const d = this.desc(fd);
     if (d.kind === 'file' || d.kind === 'dir') return this.statOf(this.k.nodes.get(d.path)!, d.path);

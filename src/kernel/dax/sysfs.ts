@@ -11,6 +11,8 @@
  *        resource,numa_node,map,dev,driver@,subsystem@,mappingK/{start,end,page_offset}}
  *   /sys/bus/dax/devices/daxR.M@ → ../../../devices/platform/hmem.R/daxR.M
  *   /sys/bus/dax/drivers/NAME/{bind,unbind,new_id,remove_id,uevent,daxR.M@}
+ *   /sys/dev/char/MAJ:MIN@ → ../../devices/platform/hmem.R/daxR.M (drivers/base/core.c
+ *        device_create_sys_dev_entry; QEMU's get_file_size and libdaxctl go this way)
  * Device directories are dynamic children, so they appear and vanish with the
  * devices; `driver` exists only while bound.
  */
@@ -43,6 +45,16 @@ export function register_dax_sysfs(sys: PseudoDir, bus: DaxBusImpl, devt: (dev: 
       return dev ? new_symlink(`${up(3)}${devPath(dev)}`) : undefined;
     },
     list: () => bus.devices().map((d) => d.name),
+  });
+  // Other devices may list themselves in /sys/dev/char too: chain to what is there.
+  const charDir = sys.dir('dev/char');
+  const prevChar = charDir.dynamic;
+  charDir.setDynamic({
+    lookup: (name) => {
+      const dev = bus.devices().find((d) => devt(d) === name);
+      return dev ? new_symlink(`${up(2)}${devPath(dev)}`) : prevChar?.lookup(name);
+    },
+    list: () => [...(prevChar ? prevChar.list() : []), ...bus.devices().map(devt)],
   });
   const drivers = busDir.dir('drivers');
   drivers.setDynamic({

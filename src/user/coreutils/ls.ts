@@ -5,7 +5,7 @@
  * accessed, as GNU ls does.
  */
 import { Errno } from '../../lib/errno.ts';
-import { S_IFBLK, S_IFCHR, S_IFMT, S_ISDIR, type Stat } from '../../uapi/fcntl.ts';
+import { S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, S_ISDIR, type Stat } from '../../uapi/fcntl.ts';
 import { CLOCK_REALTIME } from '../../uapi/syscalls.ts';
 import type { Program } from '../program.ts';
 import { attempt, devMajor, devMinor, getopt, humanCeil, joinPath, modeString, out, quote, usage, userName, warn } from './common.ts';
@@ -26,6 +26,8 @@ interface LsOpts {
 interface Entry {
   name: string;
   st: Stat | undefined;
+  /** A symlink's target, shown by -l as `NAME -> TARGET`. */
+  target?: string;
 }
 
 /** ls [-laAdihtSr1] [FILE...] */
@@ -48,11 +50,18 @@ export const ls: Program = ({ sys, argv }) => {
   let status = 0;
   const files: Entry[] = [];
   const dirs: Entry[] = [];
+  // GNU: -l and -d never dereference a command-line symlink; otherwise one to a directory is listed.
+  const derefNever = o.long || o.dirsAsFiles;
   for (const name of operands) {
-    const st = attempt(() => sys.stat(name));
+    const st = attempt(() => (derefNever ? sys.lstat(name) : sys.stat(name)));
     if (st instanceof Errno) {
       warn(sys, 'ls', `cannot access ${quote(name)}: ${st.strerror}`);
       status = 2;
+      continue;
+    }
+    if (o.long && (st.mode & S_IFMT) === S_IFLNK) {
+      const target = attempt(() => sys.readlink(name));
+      files.push(typeof target === 'string' ? { name, st, target } : { name, st });
       continue;
     }
     (S_ISDIR(st.mode) && !o.dirsAsFiles ? dirs : files).push({ name, st });
@@ -83,6 +92,10 @@ export const ls: Program = ({ sys, argv }) => {
         warn(sys, 'ls', `cannot access ${quote(joinPath(d.name, name))}: ${st.strerror}`);
         status = Math.max(status, 1);
         return { name, st: undefined };
+      }
+      if (o.long && st && (st.mode & S_IFMT) === S_IFLNK) {
+        const target = attempt(() => sys.readlink(joinPath(d.name, name)));
+        if (typeof target === 'string') return { name, st, target };
       }
       return { name, st };
     });
@@ -123,7 +136,7 @@ function format(entries: Entry[], o: LsOpts, now: number): string {
   return rows
     .map((r, i) => {
       const size = r[6] ? `${r[6].padStart(majW)}, ${r[7]!.padStart(minW)}`.padStart(sizeW) : r[4]!.padStart(sizeW);
-      return `${prefix(i)}${r[0]} ${r[1]!.padStart(w(1))} ${r[2]!.padEnd(w(2))} ${r[3]!.padEnd(w(3))} ${size} ${r[5]} ${entries[i]!.name}\n`;
+      return `${prefix(i)}${r[0]} ${r[1]!.padStart(w(1))} ${r[2]!.padEnd(w(2))} ${r[3]!.padEnd(w(3))} ${size} ${r[5]} ${entries[i]!.name}${entries[i]!.target !== undefined ? ` -> ${entries[i]!.target}` : ''}\n`;
     })
     .join('');
 }

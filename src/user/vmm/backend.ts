@@ -6,10 +6,12 @@
  * qemu_prealloc_mem):
  *
  *   ram    anonymous memory, MAP_PRIVATE (MAP_SHARED with --share)
- *   memfd  memfd_create + ftruncate, MAP_SHARED
+ *   memfd  memfd_create + ftruncate, MAP_SHARED; --hugetlb makes it a
+ *          hugetlbfs memfd (MFD_HUGETLB, --hugetlbsize picks the hstate)
  *   file   --mem-path opened (created when missing, a temporary file when it is
- *          a directory), sized with ftruncate only when empty, MAP_SHARED with
- *          --share else MAP_PRIVATE
+ *          a directory, e.g. a hugetlbfs mount), sized with ftruncate only when
+ *          empty (a /dev/daxN.M is sized from sysfs, see hostmem_fd.ts),
+ *          MAP_SHARED with --share else MAP_PRIVATE
  *
  * Every mapping is placed as qemu_ram_mmap does: reserve size + align of
  * PROT_NONE, map the backend MAP_FIXED at the first aligned address, trim the
@@ -31,8 +33,6 @@ import {
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
-  MFD_ALLOW_SEALING,
-  MFD_CLOEXEC,
   MPOL_MF_MOVE,
   MPOL_MF_STRICT,
   PROT_NONE,
@@ -42,6 +42,7 @@ import {
 import { Signal } from '../../uapi/signal.ts';
 import type { Syscalls } from '../../uapi/syscalls.ts';
 import { writeStr } from '../program.ts';
+import { getFileSize, qemuMemfdCreate } from './hostmem_fd.ts';
 import { POLICIES, objectString, type StartOptions } from './options.ts';
 import { VmmError, type Teardown } from './teardown.ts';
 
@@ -76,7 +77,7 @@ function errnoOf(e: unknown): Errno {
   throw e;
 }
 
-/** qemu_fd_getpagesize(): f_bsize on hugetlbfs (and dmemfs), else the base page size. */
+/** qemu_fd_getpagesize(): f_bsize on hugetlbfs (and dmemfs), else the base page size (a /dev/dax node lives on devtmpfs). */
 function fdPageSize(sys: Syscalls, fd: number): number {
   if (fd < 0) return PAGE_SIZE;
   const st = sys.fstatfs(fd);
@@ -117,6 +118,7 @@ function fileRamOpen(sys: Syscalls, o: StartOptions, td: Teardown, where: string
     if (err.code === 'ENOENT') {
       try {
         const fd = sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o644);
+        // qemu_ram_alloc_from_file unlinks a file it created when the rest of the setup fails.
         td.push(() => sys.unlink(path));
         return fd;
       } catch (e2) {
@@ -124,26 +126,32 @@ function fileRamOpen(sys: Syscalls, o: StartOptions, td: Teardown, where: string
       }
     }
     if (err.code === 'EISDIR') {
-      // mkstemp("PATH/qemu_back_mem.<region>.XXXXXX") then unlink: the file lives as long as the fd.
-      const tmp = `${path}/qemu_back_mem._objects_${o.name}.${sys.getpid().toString(36).padStart(6, '0')}`;
+      // mkstemp("PATH/qemu_back_mem.<region name>.XXXXXX") then unlink: the file lives as long as
+      // the fd. The region name is the backend's id (use_canonical_path is off for current
+      // machine types); mkstemp's six random characters are the pid in base 36 here.
+      const tmp = `${path}/qemu_back_mem.${o.name}.${sys.getpid().toString(36).padStart(6, '0')}`;
       try {
         const fd = sys.open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600);
         sys.unlink(tmp);
         return fd;
       } catch (e2) {
-        throw new VmmError(`can't create backing store ${path}: ${errnoOf(e2).strerror}`, where);
+        throw new VmmError(`can't open backing store ${path} for guest RAM: ${errnoOf(e2).strerror}`, where);
       }
     }
     throw new VmmError(`can't open backing store ${path} for guest RAM: ${err.strerror}`, where);
   }
 }
 
-/** memory-backend-file: file_ram_open + qemu_ram_alloc_from_fd + file_ram_alloc. */
-function fileBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: string): RamBlock {
-  const fd = fileRamOpen(sys, o, td, where);
-  td.push(() => sys.close(fd));
+/**
+ * qemu_ram_alloc_from_fd() + file_ram_alloc(): the size checks against the
+ * backing store (get_file_size, which knows device-dax), the page size and
+ * alignment, ftruncate of an empty store, and qemu_ram_mmap. QEMU built
+ * without libdaxctl has no get_file_align(): a device-dax alignment larger
+ * than --align is only found by the kernel (check_vma's EINVAL).
+ */
+function ramAllocFromFd(sys: Syscalls, o: StartOptions, fd: number, shared: boolean, td: Teardown, where: string): RamBlock {
   const size = alignUp(o.memory, PAGE_SIZE);
-  const fileSize = sys.fstat(fd).size;
+  const fileSize = getFileSize(sys, fd);
   if (fileSize && fileSize < size) {
     throw new VmmError(`${o.name} backing store size 0x${fileSize.toString(16)} is too small for 'size' option 0x${size.toString(16)} plus 'offset' option 0x0`, where);
   }
@@ -153,7 +161,7 @@ function fileBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: s
   if (size < pageSize) throw new VmmError(`memory size 0x${size.toString(16)} must be equal to or larger than page size 0x${pageSize.toString(16)}`, where);
   const mapped = alignUp(size, pageSize);
   // Only an empty file is sized: extending or shrinking a non-empty one could corrupt its data.
-  if (!fileSize) {
+  if (fileSize < size) {
     try {
       sys.ftruncate(fd, mapped);
     } catch (e) {
@@ -162,37 +170,27 @@ function fileBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: s
   }
   let hva: number;
   try {
-    hva = qemuRamMmap(sys, fd, mapped, align, o.share, td);
+    hva = qemuRamMmap(sys, fd, mapped, align, shared, td);
   } catch (e) {
     throw new VmmError(`unable to map backing store for guest RAM: ${errnoOf(e).strerror}`, where);
   }
-  return { hva, size, mapped, pageSize, align, fd, shared: o.share };
+  return { hva, size, mapped, pageSize, align, fd, shared };
 }
 
-/** memory-backend-memfd: qemu_memfd_create + the fd path of file_ram_alloc, always shared. */
-function memfdBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: string): RamBlock {
-  const size = alignUp(o.memory, PAGE_SIZE);
-  let fd: number;
-  try {
-    fd = sys.memfd_create('memory-backend-memfd', MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  } catch (e) {
-    throw new VmmError(`failed to create memfd: ${errnoOf(e).strerror}`, where);
-  }
+/** memory-backend-file: file_ram_open + qemu_ram_alloc_from_fd. */
+function fileBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: string): RamBlock {
+  const fd = fileRamOpen(sys, o, td, where);
   td.push(() => sys.close(fd));
-  try {
-    sys.ftruncate(fd, size);
-  } catch (e) {
-    throw new VmmError(`failed to create memfd: ${errnoOf(e).strerror}`, where);
-  }
-  const pageSize = fdPageSize(sys, fd);
-  const align = Math.max(pageSize, o.align);
-  let hva: number;
-  try {
-    hva = qemuRamMmap(sys, fd, size, align, true, td);
-  } catch (e) {
-    throw new VmmError(`unable to map backing store for guest RAM: ${errnoOf(e).strerror}`, where);
-  }
-  return { hva, size, mapped: size, pageSize, align, fd, shared: true };
+  return ramAllocFromFd(sys, o, fd, o.share, td, where);
+}
+
+/** memory-backend-memfd: qemu_memfd_create + qemu_ram_alloc_from_fd, shared (share=on is its default). */
+function memfdBackendAlloc(sys: Syscalls, o: StartOptions, td: Teardown, where: string): RamBlock {
+  // memfd_backend_set_hugetlbsize() refuses 0 when the property is set.
+  if (o.text.hugetlbsize && o.hugetlbsize === 0) throw new VmmError("Property 'memory-backend-memfd.hugetlbsize' doesn't take value '0'", where);
+  const fd = qemuMemfdCreate(sys, 'memory-backend-memfd', o.memory, o.hugetlb, o.hugetlbsize, where);
+  td.push(() => sys.close(fd));
+  return ramAllocFromFd(sys, o, fd, true, td, where);
 }
 
 /** memory-backend-ram: qemu_anon_ram_alloc. */

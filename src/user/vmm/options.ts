@@ -10,7 +10,7 @@ import { MPOL_BIND, MPOL_DEFAULT, MPOL_INTERLEAVE, MPOL_PREFERRED } from '../../
 export const USAGE =
   'usage: vmm start NAME --memory SIZE [--memory-backend ram|memfd|file] [--mem-path PATH]\n' +
   '                 [--share] [--prealloc] [--host-nodes N[,M]] [--policy default|preferred|bind|interleave]\n' +
-  '                 [--align SIZE] [--vcpus N] [--vfio]\n' +
+  '                 [--align SIZE] [--hugetlb] [--hugetlbsize SIZE] [--vcpus N] [--vfio]\n' +
   '       vmm run NAME --pattern seq|random|hot-cold [--bytes SIZE] [--write] [--seed N]\n' +
   '       vmm info NAME\n' +
   '       vmm list\n' +
@@ -42,9 +42,13 @@ export interface StartOptions {
   policy: string;
   /** Requested alignment of the mapping, 0 for the backend's default. */
   align: number;
+  /** memory-backend-memfd's hugetlb=on: MFD_HUGETLB. */
+  hugetlb: boolean;
+  /** memory-backend-memfd's hugetlbsize, 0 for the default huge page size. */
+  hugetlbsize: number;
   vcpus: number;
   vfio: boolean;
-  text: { memory: string; align: string; hostNodes: string };
+  text: { memory: string; align: string; hostNodes: string; hugetlbsize: string };
 }
 
 /** Guest access patterns `vmm run` can ask for. */
@@ -135,10 +139,14 @@ export function parseStart(argv: readonly string[]): StartOptions {
     hostNodes: [],
     policy: 'default',
     align: 0,
+    hugetlb: false,
+    hugetlbsize: 0,
     vcpus: 1,
     vfio: false,
-    text: { memory: '', align: '', hostNodes: '' },
+    text: { memory: '', align: '', hostNodes: '', hugetlbsize: '' },
   };
+  // The memfd-only properties given, in order, for QEMU's "Invalid parameter" on other backends.
+  const memfdOnly: string[] = [];
   eachOption(argv, 3, (opt, val) => {
     switch (opt) {
       case '--memory': {
@@ -184,10 +192,23 @@ export function parseStart(argv: readonly string[]): StartOptions {
         o.vcpus = Number(t);
         break;
       }
+      case '--hugetlb': o.hugetlb = true; memfdOnly.push('hugetlb'); break;
+      case '--hugetlbsize': {
+        const t = val();
+        const v = parseQemuSize(t);
+        if (v === undefined) throw badSize('hugetlbsize');
+        o.hugetlbsize = v;
+        o.text.hugetlbsize = t;
+        memfdOnly.push('hugetlbsize');
+        break;
+      }
       case '--vfio': o.vfio = true; break;
       default: throw new UsageError(`unrecognized option '${opt}'`);
     }
   });
+  // hugetlb and hugetlbsize are properties of memory-backend-memfd only: QEMU's opts
+  // visitor rejects them for another type while parsing -object (exit 1 there, 2 here).
+  if (memfdOnly.length && o.backend !== 'memfd') throw new UsageError(`${objectString(o)}: Invalid parameter '${memfdOnly[0]}'`);
   if (!o.text.memory) throw new UsageError('--memory is required');
   if (o.memory === 0) throw new UsageError("can't create backend with size 0");
   if (o.backend === 'file' && o.memPath === null) throw new UsageError('mem-path property not set');
@@ -247,5 +268,7 @@ export function objectString(o: StartOptions): string {
   if (o.hostNodes.length) parts.push(`host-nodes=${o.text.hostNodes}`);
   if (o.policy !== 'default') parts.push(`policy=${o.policy}`);
   if (o.align) parts.push(`align=${o.text.align}`);
+  if (o.hugetlb) parts.push('hugetlb=on');
+  if (o.text.hugetlbsize) parts.push(`hugetlbsize=${o.text.hugetlbsize}`);
   return `-object ${parts.join(',')}`;
 }

@@ -391,6 +391,7 @@ export class FakeDax implements Syscalls {
 
   // Not used by daxctl.
   pread = nosys; pwrite = nosys; lseek = nosys; dup = nosys; dup2 = nosys; pipe = nosys;
+  readlink = nosys;
   ftruncate = nosys; truncate = nosys; fallocate = nosys; fstat = nosys; statfs = nosys; fstatfs = nosys;
   mkdir = nosys; rmdir = nosys; unlink = nosys; rename = nosys; mount = nosys; umount2 = nosys;
   memfd_create = nosys; ioctl = nosys; mmap = nosys; munmap = nosys; mprotect = nosys; mremap = nosys;

@@ -26,6 +26,7 @@ import {
 import { create_pipe_files, PIPEFS_MAGIC } from './pipe.ts';
 import { ksys_lseek, ksys_pread64, ksys_pwrite64, ksys_read, ksys_write } from './read_write.ts';
 import { iterate_dir } from './readdir.ts';
+import { do_readlinkat } from './readlink.ts';
 import { user_statfs, vfs_getattr, vfs_stat, vfs_statfs } from './stat.ts';
 import { FS_REQUIRES_DEV, type FileSystemType } from './super.ts';
 
@@ -149,6 +150,11 @@ export class Vfs {
   /** lstat(2). */
   lstat(cwd: Path, path: string): Stat {
     return vfs_stat(this, cwd, path, false);
+  }
+
+  /** readlink(2). */
+  readlink(cwd: Path, path: string): string {
+    return do_readlinkat(this, cwd, path);
   }
 
   /** fstat(2). */
