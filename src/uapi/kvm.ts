@@ -148,8 +148,15 @@ export function new_kvm_run(): kvm_run {
  * each access is one 8-byte read or write at the page's first byte. A write
  * stores the gpa itself (u64). Hot-cold sends 90% of accesses to the hot pages.
  * When done the guest does `out 0xf4, eax` (isa-debug-exit): a KVM_EXIT_IO on
- * port 0xf4 with a u32 status (0 ok, 1 bad descriptor); the next KVM_RUN reads
- * the descriptor again.
+ * port 0xf4 with a u32 status (0 ok, 1 bad descriptor, 2 killed by a machine
+ * check: the guest OS's #MC handler ends a program that consumed poisoned
+ * memory, as Linux's kill_me_now does); the next KVM_RUN reads the descriptor
+ * again.
+ *
+ * Real KVM runs x86-64 code that does the same (user/vmm/guest_x86.ts): vmm
+ * writes it, with its page tables, into page 0 after the descriptor (from
+ * offset 0x40) and starts it with KVM_SET_SREGS/KVM_SET_REGS, on both kernels;
+ * the model's vCPU keeps interpreting the descriptor.
  */
 export const GUEST_PROGRAM_MAGIC = 'DMEMGST1';
 /** Bytes of the descriptor. */
@@ -161,6 +168,8 @@ export const GUEST_FLAG_WRITE = 1;
 export const GUEST_FLAG_CHECKSUM = 2;
 /** Offset of the result field. */
 export const GUEST_RESULT_OFFSET = 48;
+/** Exit status of a program the guest's machine-check handler ended (action-required error). */
+export const GUEST_STATUS_MCE = 2;
 /** The isa-debug-exit port the guest reports completion on. */
 export const GUEST_EXIT_PORT = 0xf4;
 

@@ -22,11 +22,13 @@ import {
   GUEST_PATTERN_SEQ,
   GUEST_PROGRAM_SIZE,
   GUEST_RESULT_OFFSET,
+  GUEST_STATUS_MCE,
   KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_INTR,
   KVM_EXIT_IO,
   KVM_EXIT_IO_OUT,
   KVM_EXIT_MMIO,
+  KVM_EXIT_SHUTDOWN,
   KVM_INTERNAL_ERROR_EMULATION,
   decode_guest_program,
   type kvm_run,
@@ -34,6 +36,8 @@ import {
 import { Signal } from '../../uapi/signal.ts';
 import { EXITS, IO_EXITS, MMIO_EXITS, SIGNAL_EXITS, type GuestState, type KvmVcpu } from './kvm_host.ts';
 import { RET_PF_EMULATE, ept_translate, kvm_mmu_page_fault } from './mmu.ts';
+import { kvm_tdp_fault_run, type FaultRunResult } from './mmu_run.ts';
+import { kvm_take_mce_event } from './x86_mce.ts';
 
 /** Hot-cold: the share of accesses that go to the hot pages. */
 const HOT_SHARE = 0.9;
@@ -54,22 +58,41 @@ function guest_access(vcpu: KvmVcpu, gpa: number, write: boolean): number {
 
 /** The 8 bytes at gpa (a u64 as two halves), read from the frame. */
 function read8(vcpu: KvmVcpu, pfn: number, gpa: number, g: GuestState): void {
-  const buf = vcpu.kvm.deps.kmem.dram.peekFrame(pfn);
-  if (!buf) return;
-  const off = gpa % PAGE_SIZE;
-  const v = new DataView(buf.buffer, buf.byteOffset + off, 8);
-  g.sumLo = (g.sumLo ^ v.getUint32(0, true)) >>> 0;
-  g.sumHi = (g.sumHi ^ v.getUint32(4, true)) >>> 0;
+  const dram = vcpu.kvm.deps.kmem.dram;
+  const phys = pfn * PAGE_SIZE + (gpa % PAGE_SIZE);
+  g.sumLo = (g.sumLo ^ dram.readUint(phys, 4)) >>> 0;
+  g.sumHi = (g.sumHi ^ dram.readUint(phys + 4, 4)) >>> 0;
 }
 
-/** Store the gpa itself (u64, little-endian) at gpa. */
+/** Store the gpa itself (u64, little-endian) at gpa; Dram keeps such word stores compact. */
 function write8(vcpu: KvmVcpu, pfn: number, gpa: number): void {
-  const dram = vcpu.kvm.deps.kmem.dram;
-  if (gpa === 0 && !dram.peekFrame(pfn)) return; // all zero: nothing to store (as Dram.write)
-  const buf = dram.frameForWrite(pfn);
-  const v = new DataView(buf.buffer, buf.byteOffset + (gpa % PAGE_SIZE), 8);
-  v.setUint32(0, gpa % 2 ** 32, true);
-  v.setUint32(4, Math.floor(gpa / 2 ** 32), true);
+  vcpu.kvm.deps.kmem.dram.writeUint(pfn * PAGE_SIZE + (gpa % PAGE_SIZE), 8, gpa);
+}
+
+const runPfns = new Float64Array(512);
+const runRes: FaultRunResult = { error: undefined };
+
+/**
+ * A sequential guest about to touch a page the EPT does not map: take the EPT
+ * violations of the following pages as one run (mmu_run.ts), then do the
+ * accesses. False when the run did nothing (the caller goes page by page).
+ */
+function seq_fault_run(vcpu: KvmVcpu, g: GuestState, first: number, npages: number, write: boolean): boolean {
+  const at = g.pos % npages;
+  const gpa = (first + at) * PAGE_SIZE;
+  if (ept_translate(vcpu.kvm, gpa, write) >= 0) return false;
+  const k = kvm_tdp_fault_run(vcpu, gpa, Math.min(npages - at, g.total - g.pos), write, runPfns, runRes);
+  for (let i = 0; i < k; i++) {
+    if (write) write8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE);
+    else read8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE, g);
+    g.pos++;
+  }
+  if (runRes.error !== undefined) {
+    const e = runRes.error;
+    runRes.error = undefined;
+    throw e;
+  }
+  return k > 0;
 }
 
 /** The page the access number `pos` touches. */
@@ -141,6 +164,31 @@ function fetch_program(vcpu: KvmVcpu, run: kvm_run): boolean {
 }
 
 /**
+ * A machine check injected since the last run (x86_mce.ts). A triple fault
+ * (CR4.MCE clear, or a #MC while one is in progress) shuts the guest down:
+ * KVM_EXIT_SHUTDOWN, and the program is gone. A #MC reaches the guest's
+ * handler, which — as a Linux guest's do_machine_check does — ends the program
+ * that consumed an action-required error (status GUEST_STATUS_MCE) and lets
+ * an action-optional one pass (the guest would offline the page in the
+ * background). True when the vCPU exited.
+ */
+function deliver_mce(vcpu: KvmVcpu, run: kvm_run): boolean {
+  const ev = kvm_take_mce_event(vcpu);
+  if (ev.kind === 'none') return false;
+  if (ev.kind === 'triple-fault') {
+    run.exit_reason = KVM_EXIT_SHUTDOWN;
+    vcpu.stat[EXITS]!++;
+    vcpu.guest.prog = null;
+    vcpu.guest.pendingMmioRead = false;
+    return true;
+  }
+  if (!ev.actionRequired || !vcpu.guest.prog) return false;
+  vcpu.guest.pendingMmioRead = false;
+  exit_io(vcpu, run, GUEST_STATUS_MCE);
+  return true;
+}
+
+/**
  * kvm_arch_vcpu_ioctl_run(): run the guest until it exits to userspace; `run`
  * is filled with the exit. Throws EFAULT when guest memory cannot be resolved
  * and the SIGBUS (BUS_MCEERR_AR) for poisoned memory, after a KVM_EXIT_INTR.
@@ -149,6 +197,7 @@ export function kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu, run: kvm_run): void {
   const g = vcpu.guest;
   delete run.io;
   delete run.internal;
+  if (deliver_mce(vcpu, run)) return;
   try {
     if (g.pendingMmioRead) {
       // complete_emulated_mmio(): userspace put the value in run.mmio.data.
@@ -165,7 +214,9 @@ export function kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu, run: kvm_run): void {
     const write = (p.flags & GUEST_FLAG_WRITE) !== 0;
     const first = Math.floor(p.start_gpa / PAGE_SIZE);
     const npages = Math.ceil((p.start_gpa + p.bytes) / PAGE_SIZE) - first;
+    const seq = p.pattern === GUEST_PATTERN_SEQ;
     while (g.pos < g.total) {
+      if (seq && seq_fault_run(vcpu, g, first, npages, write)) continue;
       const gpa = next_page(g, first, npages) * PAGE_SIZE;
       const pfn = guest_access(vcpu, gpa, write);
       if (pfn < 0) {

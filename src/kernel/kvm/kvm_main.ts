@@ -56,6 +56,30 @@ import {
 } from './memslot.ts';
 import { kvm_get_dirty_log_protect, kvm_mmu_notifier_invalidate_range_start, kvm_mmu_slot_remove_write_access, kvm_zap_slot } from './mmu.ts';
 import { kvm_create_vm_debugfs, kvm_destroy_vm_debugfs, kvm_init_debugfs } from './stats.ts';
+import { KVM_GET_STATS_FD } from '../../uapi/kvm_stats.ts';
+import {
+  KVM_CAP_MCE,
+  KVM_GET_REGS,
+  KVM_GET_SREGS,
+  KVM_GET_SUPPORTED_CPUID,
+  KVM_MAX_MCE_BANKS,
+  KVM_SET_CPUID2,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
+  KVM_X86_GET_MCE_CAP_SUPPORTED,
+  KVM_X86_SETUP_MCE,
+  KVM_X86_SET_MCE,
+} from '../../uapi/kvm_x86.ts';
+import { KVM_MCE_CAP_SUPPORTED, kvm_vcpu_ioctl_x86_set_mce, kvm_vcpu_ioctl_x86_setup_mce } from './x86_mce.ts';
+import { kvm_vcpu_ioctl_get_stats_fd, kvm_vm_ioctl_get_stats_fd } from './binary_stats.ts';
+import {
+  kvm_arch_vcpu_ioctl_get_regs,
+  kvm_arch_vcpu_ioctl_get_sregs,
+  kvm_arch_vcpu_ioctl_set_regs,
+  kvm_arch_vcpu_ioctl_set_sregs,
+  kvm_dev_ioctl_get_supported_cpuid,
+  kvm_vcpu_ioctl_set_cpuid2,
+} from './x86_regs.ts';
 
 /** KVM_GET_VCPU_MMAP_SIZE on x86: kvm_run, the PIO data page and the coalesced MMIO ring. */
 export const KVM_VCPU_MMAP_SIZE = 3 * PAGE_SIZE;
@@ -93,6 +117,8 @@ export function kvm_check_extension(mod: KvmModule, kvm: Kvm | null, arg: number
       return Math.min(mod.deps.nrCpus, KVM_MAX_VCPUS);
     case KVM_CAP_MAX_VCPUS:
       return KVM_MAX_VCPUS;
+    case KVM_CAP_MCE:
+      return KVM_MAX_MCE_BANKS;
     default:
       void kvm;
       return 0;
@@ -221,6 +247,24 @@ function vcpu_fops(mod: KvmModule): FileOperations {
         kvm_arch_vcpu_ioctl_run(vcpu, arg as kvm_run);
         return 0;
       }
+      switch (request) {
+        case KVM_GET_REGS:
+          return kvm_arch_vcpu_ioctl_get_regs(vcpu, arg);
+        case KVM_SET_REGS:
+          return kvm_arch_vcpu_ioctl_set_regs(vcpu, arg);
+        case KVM_GET_SREGS:
+          return kvm_arch_vcpu_ioctl_get_sregs(vcpu, arg);
+        case KVM_SET_SREGS:
+          return kvm_arch_vcpu_ioctl_set_sregs(vcpu, arg);
+        case KVM_SET_CPUID2:
+          return kvm_vcpu_ioctl_set_cpuid2(vcpu, arg);
+        case KVM_X86_SETUP_MCE:
+          return kvm_vcpu_ioctl_x86_setup_mce(vcpu, arg);
+        case KVM_X86_SET_MCE:
+          return kvm_vcpu_ioctl_x86_set_mce(vcpu, arg);
+        case KVM_GET_STATS_FD:
+          return kvm_vcpu_ioctl_get_stats_fd(mod.deps.vfs, mod.current(), vcpu, () => kvm_get_kvm(vcpu.kvm), () => kvm_put_kvm(mod, vcpu.kvm));
+      }
       throw new Errno('EINVAL');
     },
   };
@@ -264,6 +308,8 @@ function vm_fops(mod: KvmModule): FileOperations {
         }
         case KVM_GET_DIRTY_LOG:
           return kvm_vm_ioctl_get_dirty_log(kvm, arg);
+        case KVM_GET_STATS_FD:
+          return kvm_vm_ioctl_get_stats_fd(mod.deps.vfs, mod.current(), kvm, () => kvm_get_kvm(kvm), () => kvm_put_kvm(mod, kvm));
         case KVM_CHECK_EXTENSION:
           return kvm_check_extension(mod, kvm, Number(arg));
         default:
@@ -302,6 +348,12 @@ function kvm_dev_ioctl(mod: KvmModule, request: number, arg: unknown): number {
     case KVM_GET_VCPU_MMAP_SIZE:
       if (arg) throw new Errno('EINVAL');
       return KVM_VCPU_MMAP_SIZE;
+    case KVM_GET_SUPPORTED_CPUID:
+      return kvm_dev_ioctl_get_supported_cpuid(arg);
+    case KVM_X86_GET_MCE_CAP_SUPPORTED:
+      if (!arg || typeof arg !== 'object') throw new Errno('EFAULT');
+      (arg as { value: number }).value = KVM_MCE_CAP_SUPPORTED;
+      return 0;
     default:
       throw new Errno('EINVAL');
   }

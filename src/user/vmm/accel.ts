@@ -22,6 +22,7 @@ import {
   KVM_SET_USER_MEMORY_REGION,
   type kvm_userspace_memory_region,
 } from '../../uapi/kvm.ts';
+import { KVM_GET_SUPPORTED_CPUID, KVM_MAX_CPUID_ENTRIES, KVM_SET_CPUID2, cpuid_has_gbpages, type kvm_cpuid2 } from '../../uapi/kvm_x86.ts';
 import type { Syscalls } from '../../uapi/syscalls.ts';
 import {
   VFIO_API_VERSION,
@@ -35,6 +36,7 @@ import {
   VFIO_TYPE1v2_IOMMU,
 } from '../../uapi/vfio.ts';
 import { writeStr } from '../program.ts';
+import { kvmSetupMce } from './mce.ts';
 import type { RamBlock } from './backend.ts';
 import { VmmError, type Teardown } from './teardown.ts';
 
@@ -45,6 +47,21 @@ export interface KvmState {
   vcpuFds: number[];
   /** The memory slot as registered. */
   slot0: kvm_userspace_memory_region;
+  /** The vCPUs may use 1 GiB pages (pdpe1gb in KVM_GET_SUPPORTED_CPUID). */
+  gbpages: boolean;
+}
+
+/** kvm_get_supported_cpuid(): ask with room for 256 entries, twice as many on each E2BIG. */
+function getSupportedCpuid(sys: Syscalls, kvmFd: number): kvm_cpuid2 {
+  for (let nent = KVM_MAX_CPUID_ENTRIES; ; nent *= 2) {
+    const c: kvm_cpuid2 = { nent, entries: [] };
+    try {
+      sys.ioctl(kvmFd, KVM_GET_SUPPORTED_CPUID, c);
+      return c;
+    } catch (e) {
+      if (!(errnoOf(e).code === 'E2BIG' && nent < 4096)) throw e;
+    }
+  }
 }
 
 /** The capabilities QEMU refuses to run without (kvm_required_capabilites, the memory ones). */
@@ -109,6 +126,13 @@ export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number
   // kvm_init_vcpu maps this much of each vCPU fd; the model passes kvm_run to KVM_RUN instead (uapi/kvm.ts).
   const mmapSize = sys.ioctl(fds.kvmFd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (mmapSize <= 0) throw new VmmError('KVM_GET_VCPU_MMAP_SIZE failed');
+  // -cpu host: every CPUID leaf KVM supports goes to each vCPU (kvm_arch_init_vcpu's KVM_SET_CPUID2).
+  let cpuid: kvm_cpuid2;
+  try {
+    cpuid = getSupportedCpuid(sys, fds.kvmFd);
+  } catch (e) {
+    throw new VmmError(`kvm_arch_get_supported_cpuid: ${errnoOf(e).strerror}`);
+  }
   const vcpuFds: number[] = [];
   for (let id = 0; id < vcpus; id++) {
     try {
@@ -118,8 +142,14 @@ export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number
     } catch (e) {
       throw new VmmError(`kvm_init_vcpu: kvm_get_vcpu failed (${id}): ${errnoOf(e).strerror}`);
     }
+    try {
+      sys.ioctl(vcpuFds[id]!, KVM_SET_CPUID2, cpuid);
+    } catch (e) {
+      throw new VmmError(`kvm_init_vcpu: KVM_SET_CPUID2 failed: ${errnoOf(e).strerror}`);
+    }
+    kvmSetupMce(sys, fds.kvmFd, vcpuFds[id]!, cpuid);
   }
-  return { ...fds, vcpuFds, slot0 };
+  return { ...fds, vcpuFds, slot0, gbpages: cpuid_has_gbpages(cpuid) };
 }
 
 /**

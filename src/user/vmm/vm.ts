@@ -17,6 +17,7 @@ import {
   GUEST_RESULT_OFFSET,
   KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_INTR,
+  KVM_EXIT_SHUTDOWN,
   KVM_EXIT_IO,
   KVM_EXIT_MMIO,
   KVM_RUN,
@@ -24,11 +25,15 @@ import {
   new_kvm_run,
   type kvm_run,
 } from '../../uapi/kvm.ts';
-import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, SIGTERM, SIGUSR1, type Signal } from '../../uapi/signal.ts';
+import { KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, type kvm_sregs } from '../../uapi/kvm_x86.ts';
+import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, SIGTERM, SIGUSR1, Signal } from '../../uapi/signal.ts';
 import type { SigInfo, Syscalls } from '../../uapi/syscalls.ts';
 import { HOLD, writeStr } from '../program.ts';
 import { kvmInit, kvmMachineInit, vfioInit, type KvmState } from './accel.ts';
 import { hostMemoryBackendAlloc, type RamBlock } from './backend.ts';
+import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs, type GuestImage } from './guest_x86.ts';
+import { kvmMceInject } from './mce.ts';
+import { KvmStats } from './stats.ts';
 import { VMM_RUN_DIR, processAlive, qmpReadRequest, qmpReply, readText, removeVmDir, vmPath, vmPid, writeText, type QmpResponse } from './monitor.ts';
 import type { PatternName, StartOptions } from './options.ts';
 import { Teardown, VmmError } from './teardown.ts';
@@ -40,8 +45,13 @@ interface Vm {
   ram: RamBlock;
   kvm: KvmState;
   vfioFd: number;
-  /** /sys/kernel/debug/kvm/PID-FD. */
+  /** /sys/kernel/debug/kvm/PID-FD (its name is shown as kvm-stats). */
   statsDir: string;
+  /** KVM_GET_STATS_FD of the VM and its vCPUs. */
+  stats: KvmStats;
+  /** The guest code and tables for this RAM size (null when page 0 cannot map it), and vCPU 0's reset sregs. */
+  image: GuestImage | null;
+  resetSregs: kvm_sregs;
   run: kvm_run;
   /** QEMU's RunState as `info` shows it: a failed KVM_RUN stops the guest (internal-error). */
   status: 'running' | 'internal-error';
@@ -58,6 +68,8 @@ function configLines(o: StartOptions, ram: RamBlock): [string, string][] {
     ['backend', o.backend],
   ];
   if (o.memPath !== null) lines.push(['mem-path', o.memPath]);
+  if (o.hugetlb) lines.push(['hugetlb', 'on']);
+  if (o.text.hugetlbsize) lines.push(['hugetlbsize', formatSizeSuffix(o.hugetlbsize)]);
   lines.push(['share', ram.shared ? 'on' : 'off'], ['prealloc', o.prealloc ? 'on' : 'off'], ['policy', o.policy]);
   if (o.hostNodes.length) lines.push(['host-nodes', o.hostNodes.join(',')]);
   lines.push(['align', formatSizeSuffix(ram.align)], ['page-size', formatSizeSuffix(ram.pageSize)], ['vcpus', String(o.vcpus)], ['vfio', o.vfio ? 'on' : 'off']);
@@ -83,9 +95,9 @@ function claimName(sys: Syscalls, name: string): void {
   sys.mkdir(vmPath(name), 0o700);
 }
 
-/** A statistic of this VM from debugfs. */
+/** A statistic of this VM (KVM_GET_STATS_FD). */
 function stat(vm: Vm, name: string): number {
-  return Number((readText(vm.sys, `${vm.statsDir}/${name}`) ?? '0').trim());
+  return vm.stats.get(name);
 }
 
 /**
@@ -111,7 +123,8 @@ function qmpInfo(vm: Vm): Record<string, unknown> {
   r['slot0.hva'] = `0x${s.userspace_addr.toString(16)}`;
   r['slot0.flags'] = `0x${s.flags.toString(16)}`;
   r['kvm-stats'] = vm.statsDir.slice(vm.statsDir.lastIndexOf('/') + 1);
-  for (const k of ['pages_4k', 'pages_2m', 'pages_1g', 'pf_taken', 'pf_fixed', 'pf_fast', 'pf_spurious', 'mmu_shadow_zapped', 'exits', 'io_exits', 'mmio_exits']) r[k] = stat(vm, k);
+  const all = vm.stats.all();
+  for (const k of ['pages_4k', 'pages_2m', 'pages_1g', 'pf_taken', 'pf_fixed', 'pf_fast', 'pf_spurious', 'mmu_shadow_zapped', 'exits', 'io_exits', 'mmio_exits']) r[k] = all.get(k) ?? 0;
   r['secpagetables_kb'] = secPageTablesKb(r['pages_4k'] as number, r['pages_2m'] as number, r['pages_1g'] as number);
   return r;
 }
@@ -125,6 +138,7 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   const write = args.write === true;
   const pattern = PATTERN_CODES[args.pattern as PatternName];
   const npages = Math.ceil(bytes / PAGE_SIZE);
+  if (!vm.image) return { error: { class: 'GenericError', desc: `guest memory 0x${ram.size.toString(16)} is too large for the guest's page tables without 1 GiB pages` } };
   const before = { taken: stat(vm, 'pf_taken'), fixed: stat(vm, 'pf_fixed') };
   sys.store(ram.hva, encode_guest_program({
     pattern,
@@ -135,14 +149,23 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
     hot_percent: HOT_PERCENT,
     iterations: 1,
   }));
+  // The guest: its page tables and code after the descriptor, started in long mode at its entry.
+  sys.store(ram.hva + GUEST_IMAGE_OFFSET, vm.image.bytes);
+  sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_SREGS, guestSregs(vm.resetSregs, vm.image));
+  sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_REGS, guestRegs(vm.image));
   const run = vm.run;
   let mmio = 0;
   for (;;) {
     try {
       sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_RUN, run);
     } catch (e) {
-      // A Signal (SIGBUS BUS_MCEERR_AR on poisoned guest memory) is not caught: it ends this process.
-      if (!(e instanceof Errno)) throw e as Signal;
+      // SIGBUS BUS_MCEERR_AR for poisoned guest memory: QEMU's handler on the vCPU thread
+      // (kvm_on_sigbus_vcpu) injects a machine check and the vCPU runs again.
+      if (e instanceof Signal && e.signo === SIGBUS) {
+        onSigbus(vm, e.code, e.addr);
+        continue;
+      }
+      if (!(e instanceof Errno)) throw e;
       if (e.code === 'EINTR' || e.code === 'EAGAIN') continue;
       // kvm_cpu_exec: the vCPU stops and the VM goes to RUN_STATE_INTERNAL_ERROR.
       vm.status = 'internal-error';
@@ -156,6 +179,10 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
       continue;
     }
     if (run.exit_reason === KVM_EXIT_INTR) continue;
+    if (run.exit_reason === KVM_EXIT_SHUTDOWN) {
+      // qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET): the guest starts over; the program is lost.
+      return { error: { class: 'GenericError', desc: 'guest triple fault (KVM_EXIT_SHUTDOWN): the VM was reset' } };
+    }
     if (run.exit_reason === KVM_EXIT_INTERNAL_ERROR) {
       vm.status = 'internal-error';
       return { error: { class: 'GenericError', desc: `KVM internal error. Suberror: ${run.internal?.suberror ?? 0}` } };
@@ -167,7 +194,7 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   r.faults = stat(vm, 'pf_taken') - before.taken;
   r.fixed = stat(vm, 'pf_fixed') - before.fixed;
   if (mmio) r.mmio = mmio;
-  if (!write) {
+  if (!write && status === 0) {
     const sum = sys.load(ram.hva + GUEST_RESULT_OFFSET, 8);
     const v = new DataView(sum.buffer, sum.byteOffset, 8);
     r.checksum = `0x${v.getUint32(4, true).toString(16).padStart(8, '0')}${v.getUint32(0, true).toString(16).padStart(8, '0')}`;
@@ -200,30 +227,36 @@ function monitorHandler(vm: Vm): () => void {
 }
 
 /**
- * The SIGBUS handler for memory errors reported asynchronously (QEMU sets
- * PR_MCE_KILL_EARLY to get them): kvm_arch_on_sigbus_vcpu's BUS_MCEERR_AO
- * path. QEMU would inject a machine check into the guest; the model's guest
- * program has no MCE handler, so the warning is all that happens. An error
- * the guest consumes arrives synchronously from KVM_RUN instead (see qmpRun).
+ * kvm_arch_on_sigbus_vcpu() (and sigbus_handler's other cases): a memory error
+ * in guest RAM becomes a machine check the guest handles (kvm_mce_inject,
+ * mce.ts) — action-required when the guest consumed it (from KVM_RUN),
+ * action-optional when memory_failure found it first (QEMU sets
+ * PR_MCE_KILL_EARLY to get those). An error outside guest RAM that QEMU
+ * itself consumed, or a plain bus error, ends the VMM.
  */
+function onSigbus(vm: Vm, code: number, at: number): void {
+  const { sys, ram } = vm;
+  const addr = `0x${at.toString(16)}`;
+  const type = code === BUS_MCEERR_AR ? 'BUS_MCEERR_AR' : 'BUS_MCEERR_AO';
+  if (code !== BUS_MCEERR_AO && code !== BUS_MCEERR_AR) {
+    writeStr(sys, 2, `vmm: Bus error at addr ${addr}\n`);
+    sys.exit(1);
+  } else if (at >= ram.hva && at < ram.hva + ram.size) {
+    const gpa = at - ram.hva;
+    kvmMceInject(sys, vm.kvm.vcpuFds[0]!, gpa, code);
+    const what = `Guest MCE Memory Error at QEMU addr ${addr} and GUEST addr 0x${gpa.toString(16)} of type ${type} injected`;
+    writeStr(sys, 2, code === BUS_MCEERR_AR ? `vmm: ${what}\n` : `vmm: warning: ${what}\n`);
+  } else if (code === BUS_MCEERR_AO) {
+    writeStr(sys, 2, `vmm: warning: Hardware memory error at addr ${addr} of type ${type} for memory used by QEMU itself instead of guest system!\n`);
+  } else {
+    writeStr(sys, 2, `vmm: QEMU got Hardware memory error at addr ${addr}\n`);
+    sys.exit(1);
+  }
+}
+
+/** The SIGBUS handler (errors reported asynchronously; see onSigbus). */
 function sigbusHandler(vm: Vm): (info: SigInfo) => void {
-  return (info) => {
-    const { sys, ram } = vm;
-    const addr = `0x${info.addr.toString(16)}`;
-    const type = info.code === BUS_MCEERR_AR ? 'BUS_MCEERR_AR' : 'BUS_MCEERR_AO';
-    if (info.code !== BUS_MCEERR_AO && info.code !== BUS_MCEERR_AR) {
-      writeStr(sys, 2, `vmm: Bus error at addr ${addr}\n`);
-      sys.exit(1);
-    } else if (info.addr >= ram.hva && info.addr < ram.hva + ram.size) {
-      const gpa = `0x${(info.addr - ram.hva).toString(16)}`;
-      writeStr(sys, 2, `vmm: warning: Guest MCE Memory Error at QEMU addr ${addr} and GUEST addr ${gpa} of type ${type} injected\n`);
-    } else if (info.code === BUS_MCEERR_AO) {
-      writeStr(sys, 2, `vmm: warning: Hardware memory error at addr ${addr} of type ${type} for memory used by QEMU itself instead of guest system!\n`);
-    } else {
-      writeStr(sys, 2, `vmm: QEMU got Hardware memory error at addr ${addr}\n`);
-      sys.exit(1);
-    }
-  };
+  return (info) => onSigbus(vm, info.code, info.addr);
 }
 
 /** The sender's argv[0] from /proc/PID/cmdline (qemu_get_pid_name). */
@@ -253,7 +286,11 @@ export function vmmStart(sys: Syscalls, o: StartOptions): number | typeof HOLD {
     const ram = hostMemoryBackendAlloc(sys, o, td);
     const kvm = kvmMachineInit(sys, fds, ram, o.vcpus, td);
     const vfioFd = o.vfio ? vfioInit(sys, ram, td) : -1;
-    vm = { sys, o, ram, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, run: new_kvm_run(), status: 'running' };
+    const stats = new KvmStats(sys, kvm.vmFd, kvm.vcpuFds, td);
+    const resetSregs = {} as kvm_sregs;
+    sys.ioctl(kvm.vcpuFds[0]!, KVM_GET_SREGS, resetSregs);
+    const image = guestImage(ram.size, kvm.gbpages);
+    vm = { sys, o, ram, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, stats, image, resetSregs, run: new_kvm_run(), status: 'running' };
     writeText(sys, vmPath(o.name, 'config'), configLines(o, ram).map(([k, v]) => `${k}=${v}\n`).join(''));
     sys.sigaction(SIGUSR1, monitorHandler(vm));
     sys.sigaction(SIGTERM, shutdownHandler(vm));
