@@ -31,6 +31,7 @@ import { meminfo_proc_show, node_read_meminfo, type MeminfoSource } from './proc
 import { proc_pid_cmdline, proc_pid_maps, proc_pid_model_faults, proc_pid_smaps, proc_pid_stat, proc_pid_status, type VmaFileInfo } from './proc/pid.ts';
 import { frag_show } from './proc/buddyinfo.ts';
 import { vmstat_show } from './proc/vmstat_show.ts';
+import { init_overcommit, memmap_pages, register_model_debugfs } from './host_model.ts';
 import type { Task } from './process.ts';
 import { format_cpulist, node_cpus, node_distance_show } from './sysfs/node.ts';
 import { thpAttributes } from './sysfs/thp.ts';
@@ -108,6 +109,8 @@ export function init_filesystems(host: Host): HostFs {
   const hugetlbfs = init_hugetlbfs(host, vfs);
   const dax = init_dax(host, vfs, pseudo, devtmpfs);
   init_memory_hotplug(host, pseudo, dax.bus);
+  register_model_debugfs(host, pseudo.debug);
+  init_overcommit(host, pseudo.proc);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,
@@ -146,7 +149,7 @@ function meminfoSource(host: Host): MeminfoSource {
 function populate_proc(host: Host, proc: PseudoDir, vfs: Vfs): void {
   const src = meminfoSource(host);
   proc.file('meminfo', { show: () => meminfo_proc_show(src) });
-  proc.file('vmstat', { show: () => vmstat_show(host.buddy, host.vmstat) });
+  proc.file('vmstat', { show: () => vmstat_show(host.buddy, host.vmstat, () => memmap_pages(host)) });
   proc.file('buddyinfo', { show: () => frag_show(host.buddy) });
   proc.file('iomem', { show: () => host.mem.iomem.render() });
   proc.file('cmdline', { show: () => host.params.raw + '\n' });

@@ -142,3 +142,26 @@ export function formatSizeSuffix(n: number): string {
 export function hex(n: number, width = 0): string {
   return '0x' + n.toString(16).padStart(width, '0');
 }
+
+/**
+ * Short human size for reports, like `free -h` but rounded to nearest and always
+ * with one decimal below 100: 0, 512B, 4.0K, 16.0G, 512M, 1.0T.
+ */
+export function formatHuman(n: number): string {
+  if (n === 0) return '0';
+  const sign = n < 0 ? '-' : '';
+  let v = Math.abs(n);
+  if (v < 1024) return `${sign}${Math.round(v)}B`;
+  const units = 'KMGTPE';
+  let e = 0;
+  v /= 1024;
+  while (v >= 1024 && e < units.length - 1) {
+    v /= 1024;
+    e++;
+  }
+  // Rounding may carry into the next unit (1023.96M is 1.0G, 99.96G is 100G).
+  if (v < 99.95) return `${sign}${v.toFixed(1)}${units[e]}`;
+  const r = Math.round(v);
+  if (r >= 1024 && e < units.length - 1) return `${sign}1.0${units[e + 1]}`;
+  return `${sign}${r}${units[e]}`;
+}

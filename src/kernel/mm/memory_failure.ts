@@ -8,8 +8,9 @@
  * every address space — each entry becomes a hwpoison entry, so the next access
  * raises SIGBUS with BUS_MCEERR_AR — and the frame is isolated, never reused.
  * Kernel, page-table and page-cache pages are reported and left alone
- * ("Ignored"), which is where Linux's handling is most involved; hugetlb and
- * device-dax arrive with their issue.
+ * ("Ignored"), which is where Linux's handling is most involved. Hugetlb
+ * (try_memory_failure_hugetlb, host_hugetlbfs.ts) and device-dax
+ * (memory_failure_dev_pagemap, host_dax.ts) plug in as owner hooks.
  */
 import { PAGE_SIZE, alignDown } from '../../lib/size.ts';
 import type { KernelLog } from '../printk.ts';

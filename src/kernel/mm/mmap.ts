@@ -215,6 +215,8 @@ function mmap_region(
   if (mm.vmas.find_vma_intersection(addr, end)) do_munmap(mm, addr, len);
   // accountable_mapping: private writable memory is committed (VM_ACCOUNT).
   if (!(vmFlags & (VM_SHARED | VM_NORESERVE)) && vmFlags & VM_WRITE) vmFlags |= VM_ACCOUNT;
+  // security_vm_enough_memory_mm(): the overcommit policy (kernel/mm/overcommit.ts).
+  if (vmFlags & VM_ACCOUNT && mm.kmem.vm_enough_memory && !mm.kmem.vm_enough_memory(len / PAGE_SIZE)) throw new Errno('ENOMEM');
 
   if (!file && !(vmFlags & VM_SHARED)) {
     const merged = mm.vmas.vma_merge_new_range(undefined, undefined, addr, end, vmFlags, null, pgoff, null, null);

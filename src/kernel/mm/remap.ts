@@ -10,7 +10,7 @@
  * refuses PROT_NONE entries for high frames): both always succeed here.
  */
 import { Errno } from '../../lib/errno.ts';
-import { PAGE_SIZE, alignUp, isAligned } from '../../lib/size.ts';
+import { PAGE_SIZE, PMD_SIZE, alignUp, isAligned } from '../../lib/size.ts';
 import { zap_page_range_single } from './memory.ts';
 import type { MmStruct } from './mm_types.ts';
 import { vm_page_prot } from './page_prot.ts';
@@ -44,10 +44,21 @@ function remap_pfn_range_internal(mm: MmStruct, vma: VmArea, addr: number, pfn: 
   if (addr >= end) throw new Error('BUG: remap_pfn_range of an empty range');
   const pt = mm.pgtables;
   const flags = prot | _PAGE_SPECIAL;
-  for (let va = addr, p = pfn; va < end; va += PAGE_SIZE, p++) {
-    // remap_pte_range(): BUG_ON(!pte_none(*pte)).
+  for (let va = addr, p = pfn; va < end; ) {
+    // remap_pte_range(): BUG_ON(!pte_none(*pte)). The first entry of each PTE
+    // table allocates the tables (pte_alloc_map_lock); the rest of the table is
+    // filled directly, as remap_pte_range's loop does.
     if (pt.walk(va) !== 0) throw new Error(`BUG: remap_pfn_range over a present entry at 0x${va.toString(16)}`);
     if (!pt.set_leaf(va, PTE_LEVEL, mk_entry(p, flags))) throw new Errno('ENOMEM');
+    va += PAGE_SIZE;
+    p++;
+    const table = va < end && va % PMD_SIZE !== 0 ? pt.pte_page(va) : null;
+    if (!table) continue;
+    const stop = Math.min(end, va - (va % PMD_SIZE) + PMD_SIZE);
+    for (let i = (va % PMD_SIZE) / PAGE_SIZE; va < stop; va += PAGE_SIZE, p++, i++) {
+      if (table.entries[i] !== 0) throw new Error(`BUG: remap_pfn_range over a present entry at 0x${va.toString(16)}`);
+      pt.set_pte(table, i, mk_entry(p, flags));
+    }
   }
 }
 

@@ -23,7 +23,7 @@ export function dmemfs_insert_run(inode: Inode, index: number, run: DpageRun): v
   const fsi = DMEMFS_SB(inode);
   fsi.deps.dram.clear_pages(run.phys / PAGE_SIZE, run.nr * fsi.pagesPerDpage);
   const table = DMEMFS_I(inode).dpages;
-  for (let i = 0; i < run.nr; i++) table.store(index + i, run.phys + i * fsi.dpage_size);
+  table.storeRun(index, run.nr, run.phys, fsi.dpage_size);
   inode.i_blocks += (run.nr * fsi.dpage_size) / 512;
 }
 

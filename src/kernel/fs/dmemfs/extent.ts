@@ -51,6 +51,28 @@ export class DpageTable {
     this.nr++;
   }
 
+  /** store() for dpages [index, index + n) at phys, phys + step, ...: one leaf lookup per 512 dpages. */
+  storeRun(index: number, n: number, phys: number, step: number): void {
+    for (let i = 0; i < n; ) {
+      const key = Math.floor((index + i) / CHUNK);
+      let leaf = this.leaves.get(key);
+      if (!leaf) {
+        leaf = { phys: new Float64Array(CHUNK).fill(NO_DPAGE), used: 0 };
+        this.leaves.set(key, leaf);
+      }
+      const slot0 = (index + i) % CHUNK;
+      const m = Math.min(n - i, CHUNK - slot0);
+      const a = leaf.phys;
+      for (let j = 0; j < m; j++) {
+        if (a[slot0 + j] !== NO_DPAGE) throw new Error(`dmemfs: dpage ${index + i + j} entered twice`);
+        a[slot0 + j] = phys + (i + j) * step;
+      }
+      leaf.used += m;
+      this.nr += m;
+      i += m;
+    }
+  }
+
   /** Remove dpage `index`; returns its physical address or NO_DPAGE. */
   erase(index: number): number {
     const key = Math.floor(index / CHUNK);
