@@ -1,6 +1,7 @@
 /**
  * The `dmemfs` command line: boots a simulated host and drives it.
  *   dmemfs sh [--mem SIZE] [--nodes N] [--cpus N] [--machine FILE] [--cmdline "STRING"] [SCRIPT]
+ *   dmemfs compare [SCENARIO.yaml] [--json] [--html FILE] [--backends id,id] [--seed N]
  */
 import { readFileSync } from 'node:fs';
 import { parseSize } from '../lib/size.ts';
@@ -8,6 +9,8 @@ import { machineFromFlags, parseMachineYaml, type MachineDesc } from '../kernel/
 import { Host } from '../kernel/host.ts';
 import { runShell } from '../user/sh/index.ts';
 import { readStdinLines } from './stdin.ts';
+import { parseCompareArgs, processIo, runCompare } from './compare.ts';
+import { linuxUnavailable, runShLinux } from './sh_linux.ts';
 
 const HELP = `usage: dmemfs <command> [options]
 
@@ -15,6 +18,14 @@ commands:
   sh [--mem SIZE] [--nodes N] [--cpus N] [--machine FILE] [--cmdline "STRING"] [SCRIPT]
         Boot a simulated Linux host and run a shell on it: commands from SCRIPT,
         or from standard input (with a prompt when it is a terminal).
+  sh --linux [--hugepages N[:SIZE]] [SCRIPT]
+        Run the same shell and programs on this machine's real kernel (Linux
+        x86-64, through koffi): real files, memory, errnos and fault counts.
+        --hugepages adds N pages (default size, or 2M/1G) to the hugetlb pool
+        for the session (root) and restores the pool when it ends.
+  compare [SCENARIO.yaml] [--json] [--html FILE] [--backends id,id] [--seed N]
+        Boot one host per memory backend, run the scenario's fleet on each and
+        compare what each cost (default scenario: examples/default.yaml).
   help  Show this text.
 
 Sizes take K, M, G, T suffixes (powers of 1024). Defaults: --mem 64G --nodes 1 --cpus 4.
@@ -27,6 +38,9 @@ interface ShOptions {
   machine: MachineDesc;
   cmdline: string;
   script: string | null;
+  /** Run on the real kernel (src/linux) instead of a simulated host. */
+  linux: boolean;
+  hugepages: { count: number; size: number } | null;
 }
 
 /** Read a file named on the command line; a missing or unreadable one is a usage error. */
@@ -47,6 +61,8 @@ function parseShArgs(args: string[]): ShOptions {
   let machineFile: string | null = null;
   let cmdline = '';
   let script: string | null = null;
+  let linux = false;
+  let hugepages: ShOptions['hugepages'] = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const val = (): string => {
@@ -67,6 +83,14 @@ function parseShArgs(args: string[]): ShOptions {
     else if (a === '--cpus') cpus = int('--cpus');
     else if (a === '--machine') machineFile = val();
     else if (a === '--cmdline') cmdline = val();
+    else if (a === '--linux') linux = true;
+    else if (a === '--hugepages') {
+      const v = val();
+      const m = /^(\d+)(?::(\w+))?$/.exec(v);
+      const size = m?.[2] ? parseSize(m[2]) : 0;
+      if (!m || size === undefined) throw new UsageError(`--hugepages: not N or N:SIZE: '${v}'`);
+      hugepages = { count: Number(m[1]), size };
+    }
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}'`);
     else if (script === null) script = a;
     else throw new UsageError(`unexpected argument '${a}'`);
@@ -83,7 +107,10 @@ function parseShArgs(args: string[]): ShOptions {
     if (e instanceof UsageError) throw e;
     throw new UsageError((e as Error).message);
   }
-  return { machine, cmdline, script };
+  if (hugepages && !linux) throw new UsageError('--hugepages needs --linux');
+  if (linux && (mem !== undefined || nodes !== undefined || cpus !== undefined || machineFile || cmdline))
+    throw new UsageError('--linux runs on this machine: --mem, --nodes, --cpus, --machine and --cmdline do not apply');
+  return { machine, cmdline, script, linux, hugepages };
 }
 
 /** Where a shell session's output goes and where its commands come from. */
@@ -98,6 +125,11 @@ export interface ShIo {
 /** Boot a host from `dmemfs sh` arguments and run a shell session on it; returns its exit status. */
 export function runSh(args: string[], io: ShIo): number {
   const o = parseShArgs(args);
+  if (o.linux) {
+    const why = linuxUnavailable();
+    if (why) throw new UsageError(`--linux: ${why}`);
+    return runShLinux({ hugepages: o.hugepages, script: io.script, interactive: io.script === null, readLine: io.readLine, stdout: io.stdout, stderr: io.stderr });
+  }
   const host = Host.boot({ machine: o.machine, cmdline: o.cmdline });
   const shell = host.spawnConsoleTask('sh', { stdout: io.stdout, stderr: io.stderr });
   return runShell(shell, {
@@ -127,6 +159,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'sh':
         return sh(rest);
+      case 'compare':
+        return runCompare(parseCompareArgs(rest, (m) => new UsageError(m)), processIo);
       case undefined:
       case 'help':
       case '--help':
