@@ -66,7 +66,11 @@ function tryOffline(op: Operator, pfn: number): string {
     op.sh(`echo online > /sys/devices/system/memory/memory${n}/state`);
     return `yes (memory${n} offlined under a running guest)`;
   }
-  return `no (offline memory${n}: ${failureLine(r.err + r.out, `exit ${r.status}`).replace(/^.*write error: /, '')})`;
+  const why = failureLine(r.err + r.out, `exit ${r.status}`).replace(/^.*write error: /, '');
+  // Linux would migrate the block's pages away (offline_pages → do_migrate_range); the model
+  // cannot move pages, so a busy block says nothing about this backend.
+  if (/Device or resource busy/.test(why)) return `not measured (offline memory${n}: EBUSY; the model has no page migration)`;
+  return `no (offline memory${n}: ${why})`;
 }
 
 function blastRadius(op: Operator, be: Backend, probe: Scenario, hotUnplug: { value: string }): BlastRadius {
