@@ -40,3 +40,20 @@ describe('dmemfs sh', () => {
     expect(() => run(['--machine', '/nonexistent.yaml'], '')).toThrow(new UsageError('/nonexistent.yaml: No such file or directory'));
   });
 });
+
+describe('dmemfs COMMAND --help', () => {
+  it('prints the usage text and exits 0 for any command', async () => {
+    const { main } = await import('../src/cli/main.ts');
+    const { vi } = await import('vitest');
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+    try {
+      expect(await main(['compare', '--help'])).toBe(0);
+      expect(await main(['sh', '-h'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out).toMatch(/^usage: dmemfs <command>/);
+    expect(out.match(/usage: dmemfs/g)).toHaveLength(2);
+  });
+});

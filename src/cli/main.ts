@@ -156,6 +156,11 @@ function sh(args: string[]): number {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    // `dmemfs COMMAND --help` shows the same text as `dmemfs help`.
+    if (cmd !== undefined && (rest[0] === '--help' || rest[0] === '-h')) {
+      process.stdout.write(HELP);
+      return 0;
+    }
     switch (cmd) {
       case 'sh':
         return sh(rest);
