@@ -35,13 +35,17 @@ interface Case {
   zeroMapped: number;
   populate: number;
   memMiB: number;
+  /** dmemfs: the file is this many pages shorter than the mapping (the guest meets EOF). */
+  short?: number;
+  /** Extra boot arguments (dmem=, dmemfs.max_alloc_try_dpages=). */
+  cmdline?: string;
 }
 
 /** Run one case and describe everything it left behind. */
 function runCase(c: Case, batched: boolean): unknown {
   fault_runs.enabled = batched;
   try {
-    const { host, task } = bootKvm({ mem: ((c.backing === 'dmemfs' ? 2048 : 0) + c.memMiB) * MiB, cmdline: c.backing === 'dmemfs' ? 'dmem=1G' : '' });
+    const { host, task } = bootKvm({ mem: ((c.backing === 'dmemfs' ? 2048 : 0) + c.memMiB) * MiB, cmdline: c.cmdline ?? (c.backing === 'dmemfs' ? 'dmem=1G' : '') });
     const bytes = c.pages * P;
     const RW = PROT_READ | PROT_WRITE;
     if (c.backing === 'anon') {
@@ -54,7 +58,7 @@ function runCase(c: Case, batched: boolean): unknown {
         task.mount('none', '/mnt', 'dmemfs', 0, 'pagesize=4K');
         fd = task.open('/mnt/guest', O_RDWR | O_CREAT, 0o600);
       }
-      task.ftruncate(fd, bytes);
+      task.ftruncate(fd, bytes - (c.short ?? 0) * P);
       task.mmap(HVA, bytes, RW, MAP_SHARED | MAP_FIXED, fd, 0);
       task.close(fd);
     }
@@ -103,6 +107,8 @@ function runCase(c: Case, batched: boolean): unknown {
       leaves: [mm.pgtables.count_leaves(), kvm.ept.count_leaves(), mm.pgtables.nr_tables(), kvm.ept.nr_tables()],
       dram: [host.dram.bytesZeroed, host.dram.bytesCopied, host.dram.residentFrames],
       buddy: [...host.mem.buddy.numa_stat, host.mem.buddy.alloc_failures],
+      dmem: [host.dmem.free_dpages(), host.dmem.free_dpages(0)],
+      dfile: c.backing === 'dmemfs' ? task.stat('/mnt/guest') : null,
       ept,
       bytesBack,
     };
@@ -135,6 +141,31 @@ describe('batched 4K faults = page-by-page faults', () => {
         expect(a).toEqual(runCase(c, false));
       }
     }
+  });
+
+  it('dmemfs 4K: the driver resolves the host faults in runs; EOF, an empty pool and other alloc sizes agree', () => {
+    const base: Case = { backing: 'dmemfs', pages: 1500, write: true, iterations: 1, startPage: 1, prefault: 5, zeroMapped: 0, populate: 0, memMiB: 512 };
+    const before = fault_runs.driverRunPages;
+    const a = runCase(base, true) as { outcome: string[] };
+    expect(fault_runs.driverRunPages - before).toBeGreaterThan(1400);
+    expect(a.outcome).toEqual(['exit 2']);
+    expect(a).toEqual(runCase(base, false));
+    // The file ends 300 pages before the mapping: SIGBUS at EOF, seen by KVM as EFAULT.
+    const eof = { ...base, short: 300 };
+    const b = runCase(eof, true) as { outcome: string[] };
+    expect(b.outcome).toEqual(['EFAULT']);
+    expect(b).toEqual(runCase(eof, false));
+    // A 128 MiB pool (the smallest: one memory section) for a 131 MiB guest: the pool runs dry at the same page.
+    const dry = { ...base, pages: 33600, cmdline: 'dmem=128M' };
+    const d = runCase(dry, true) as { outcome: string[] };
+    expect(d.outcome).toEqual(['EFAULT']);
+    expect(d).toEqual(runCase(dry, false));
+    // Several dpages per allocation: the driver declines, the result is the same.
+    const multi = { ...base, cmdline: 'dmem=1G dmemfs.max_alloc_try_dpages=3' };
+    const m0 = fault_runs.driverRunPages;
+    const m = runCase(multi, true);
+    expect(fault_runs.driverRunPages).toBe(m0);
+    expect(m).toEqual(runCase(multi, false));
   });
 
   it('a guest bigger than the host runs out of memory at the same page either way', () => {

@@ -53,6 +53,8 @@ export interface DmemPool {
   is_poisoned(pfn: number): boolean;
   /** Does the dpage starting at phys hold any frame with a hardware error? */
   dpage_poisoned(phys: number): boolean;
+  /** Does any frame of the pool have a recorded hardware error? (Absent: assume so.) */
+  has_errors?(): boolean;
 
   /** Totals in dpages (all nodes, or one). */
   total_dpages(nid?: number): number;

@@ -372,6 +372,12 @@ export class DmemPoolImpl implements DmemPool {
     return r !== null && r.error_bitmap !== null && r.error_bitmap.test(pfn - r.start_pfn);
   }
 
+  /** Does any frame of the pool have a recorded hardware error? (fault runs skip the per-dpage check when not) */
+  has_errors(): boolean {
+    for (const r of this.sorted) if (r.error_bitmap !== null && r.error_bitmap.weight > 0) return true;
+    return false;
+  }
+
   /** Does the dpage at phys hold a poisoned frame? (what dmemfs's fault checks before mapping it) */
   dpage_poisoned(phys: number): boolean {
     const r = this.find_dmem_region(phys);

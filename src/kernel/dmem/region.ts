@@ -29,6 +29,8 @@ export class DmemRegion {
   dpage_end_pfn = 0;
   /** log2 of the dpage size while the allocator is up. */
   dpage_shift = 0;
+  /** Bytes of one dpage (2 ** dpage_shift, kept as a field: it is read for every 4K fault). */
+  dpage_size = 1;
   /** Allocation bitmap, 1 bit per dpage; null while no dmem_alloc_init (or the region has no whole dpage). */
   bitmap: Uint32Array | null = null;
   /** First position that may be free: every position below it is allocated. */
@@ -65,10 +67,6 @@ export class DmemRegion {
     return this.dpage_end_pfn - this.dpage_start_pfn;
   }
 
-  /** Bytes of one dpage. */
-  get dpage_size(): number {
-    return 2 ** this.dpage_shift;
-  }
 
   /** First pfn of the reserved range. */
   get start_pfn(): number {
@@ -102,6 +100,7 @@ export class DmemRegion {
   set_geometry(dpage_shift: number): number {
     const size = 2 ** dpage_shift;
     this.dpage_shift = dpage_shift;
+    this.dpage_size = size;
     this.dpage_start_pfn = Math.ceil(this.reserved_start_addr / size);
     this.dpage_end_pfn = Math.max(this.dpage_start_pfn, Math.floor(this.reserved_end_addr / size));
     // No whole dpage: the original returned before counting (and its unsigned end - start could wrap);
@@ -129,6 +128,7 @@ export class DmemRegion {
     this.retired_at_init = 0;
     this.total = this.free = 0;
     this.dpage_start_pfn = this.dpage_end_pfn = this.dpage_shift = 0;
+    this.dpage_size = 1;
   }
 
   /** An empty allocation bitmap for the current geometry. */

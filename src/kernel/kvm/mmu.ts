@@ -20,7 +20,7 @@ import { Errno } from '../../lib/errno.ts';
 import { PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp } from '../../lib/size.ts';
 import { KVM_MEM_READONLY } from '../../uapi/kvm.ts';
 import { BUS_MCEERR_AR, SIGBUS, Signal } from '../../uapi/signal.ts';
-import { fixup_user_fault, follow_page, follow_pfnmap, get_user_pages, type Translation } from '../mm/gup.ts';
+import { fixup_user_fault_code, follow_page, follow_pfnmap_start, get_user_page } from '../mm/gup.ts';
 import { is_hwpoison_entry } from '../mm/memory_failure.ts';
 import { LEVEL_SIZE, _PAGE_PRESENT, mk_entry, pte_flags, pte_pfn } from '../mm/pgtable.ts';
 import { VM_IO, VM_PFNMAP } from '../mm/vm_area.ts';
@@ -62,19 +62,18 @@ function gupErrno(e: unknown): string {
  * notifier is what keeps the EPT honest.
  */
 function hva_to_pfn_remapped(mm: MmStruct, hva: number, write: boolean): PfnResult {
-  let t: Translation;
-  try {
-    t = follow_pfnmap(mm, hva);
-  } catch (e) {
-    gupErrno(e);
+  // Return codes, as Linux has them: a 4K pfn map meets -ENOENT once per page.
+  let t = follow_pfnmap_start(mm, hva);
+  if (typeof t === 'string') {
     try {
-      fixup_user_fault(mm, hva, write);
-      t = follow_pfnmap(mm, hva);
-    } catch (e2) {
       // Any error, -EHWPOISON included, becomes KVM_PFN_ERR_FAULT in hva_to_pfn.
-      gupErrno(e2);
+      if (fixup_user_fault_code(mm, hva, write) !== null) return 'fault';
+    } catch (e) {
+      gupErrno(e);
       return 'fault';
     }
+    t = follow_pfnmap_start(mm, hva);
+    if (typeof t === 'string') return 'fault';
   }
   if (write && !t.writable) return 'ro_fault';
   return { pfn: t.pfn, writable: t.writable };
@@ -94,14 +93,18 @@ export function hva_to_pfn(mm: MmStruct, hva: number, write: boolean): PfnResult
     const vma = mm.vmas.find_vma(hva);
     return vma && !(vma.flags & (VM_IO | VM_PFNMAP)) ? 'hwpoison' : 'fault';
   }
+  let pfn: number | string;
   try {
-    const [pfn] = get_user_pages(mm, hva, 1, write);
+    pfn = get_user_page(mm, hva, write);
+  } catch (e) {
+    pfn = gupErrno(e);
+  }
+  if (typeof pfn === 'number') {
     // hva_to_pfn_slow: a read may still be mapped writable if the host PTE already is.
     const t = follow_page(mm, hva);
-    return { pfn: pfn!, writable: write || (t !== null && t.writable) };
-  } catch (e) {
-    if (gupErrno(e) === 'EHWPOISON') return 'hwpoison';
+    return { pfn, writable: write || (t !== null && t.writable) };
   }
+  if (pfn === 'EHWPOISON') return 'hwpoison';
   const vma = mm.vmas.find_vma(hva);
   if (!vma || vma.start > hva) return 'fault';
   if (vma.flags & (VM_IO | VM_PFNMAP)) return hva_to_pfn_remapped(mm, hva, write);

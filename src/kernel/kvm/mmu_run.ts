@@ -19,6 +19,7 @@ import { KVM_MEM_READONLY } from '../../uapi/kvm.ts';
 import { BUS_MCEERR_AR, SIGBUS, Signal } from '../../uapi/signal.ts';
 import { fault_runs, handle_pte_none_fault, prealloc_anon_run, pte_index } from '../mm/fault_run.ts';
 import { is_hwpoison_entry } from '../mm/memory_failure.ts';
+import { PGFAULT } from '../mm/vmstat.ts';
 import { _PAGE_PRESENT, _PAGE_RW, mk_entry, pte_flags, pte_pfn } from '../mm/pgtable.ts';
 import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_HWPOISON, VM_FAULT_HWPOISON_LARGE, VM_IO, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from '../mm/vm_area.ts';
 import { EXITS, PF_FIXED, PF_TAKEN, type KvmVcpu } from './kvm_host.ts';
@@ -88,6 +89,26 @@ export function kvm_tdp_fault_run(vcpu: KvmVcpu, gpa: number, n: number, write: 
       else if (unusable(he, write)) break;
     }
     got = prealloc_anon_run(mm, vma, hva, need, prealloc, 0);
+  } else if (pfnmap && vma.vm_ops?.fault_run) {
+    // A driver that can resolve a stretch of its 4K faults at once (dmemfs): the host
+    // faults of the run's none entries first, in order, counted as handle_pte_none_fault would.
+    for (let s = 0; s < n && eptPt.entries[ei0 + s] === 0; ) {
+      const he = hostE[hi0 + s]!;
+      if (he !== 0) {
+        if (unusable(he, write)) break;
+        s++;
+        continue;
+      }
+      let e = s + 1;
+      while (e < n && eptPt.entries[ei0 + e] === 0 && hostE[hi0 + e] === 0) e++;
+      const k = vma.vm_ops.fault_run(vma, hostPt, hi0 + s, hva + s * PAGE_SIZE, e - s);
+      mm.kmem.vmstat.count(PGFAULT, k);
+      mm.minflt += k;
+      mm.faultsByLevel[1]! += k;
+      fault_runs.driverRunPages += k;
+      if (k < e - s) break;
+      s = e;
+    }
   }
   for (let i = 0; i < n; i++) {
     if (eptPt.entries[ei0 + i] !== 0) return i;

@@ -27,6 +27,11 @@ import { BLOCK_FRAMES, REC, appendRec, byteOf, findRec, insertRec, leValue, recV
 const CHUNK_FRAMES = 262144;
 const BLOCKS_PER_CHUNK = CHUNK_FRAMES / BLOCK_FRAMES;
 
+/** pfn's frame number inside its chunk, as an int32 (not `%`: pfns are doubles, a float modulo is a libm call). */
+function chunkRel(pfn: number): number {
+  return (pfn - Math.floor(pfn / CHUNK_FRAMES) * CHUNK_FRAMES) | 0;
+}
+
 /** The stored frames of one 1 GiB chunk. */
 class Chunk {
   /** Frames with a full buffer, by pfn. */
@@ -84,7 +89,7 @@ export class Dram {
   /** The small write of a run frame, or undefined. */
   private smallOf(c: Chunk, pfn: number): SmallWrite | undefined {
     if (c.runFrames === 0) return undefined;
-    const rel = pfn % CHUNK_FRAMES;
+    const rel = chunkRel(pfn);
     const recs = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
     if (recs === undefined) return undefined;
     const r = findRec(recs, rel);
@@ -94,7 +99,7 @@ export class Dram {
 
   /** Take pfn out of its run (it must be in one). */
   private unrun(c: Chunk, pfn: number): void {
-    const rel = pfn % CHUNK_FRAMES;
+    const rel = chunkRel(pfn);
     const bi = Math.floor(rel / BLOCK_FRAMES);
     const recs = c.blocks[bi]!;
     removeFromRec(recs, findRec(recs, rel), rel);
@@ -104,7 +109,7 @@ export class Dram {
   }
 
   private addSmall(c: Chunk, pfn: number, off: number, len: number, value: number): void {
-    const rel = pfn % CHUNK_FRAMES;
+    const rel = chunkRel(pfn);
     const bi = Math.floor(rel / BLOCK_FRAMES);
     let recs = c.blocks[bi];
     if (recs === undefined) c.blocks[bi] = recs = [];
@@ -119,7 +124,7 @@ export class Dram {
 
   /** Extend the record the last small store went to with pfn, if it is still there and pfn continues it. */
   private tryAppend(c: Chunk, pfn: number, off: number, len: number, value: number): boolean {
-    const rel = pfn % CHUNK_FRAMES;
+    const rel = chunkRel(pfn);
     if (rel % BLOCK_FRAMES === 0) return false;
     const recs = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
     if (recs === undefined || recs !== this.appendRecs || !appendRec(recs, this.appendAt, rel, off, len, value)) return false;
@@ -211,7 +216,7 @@ export class Dram {
     }
     // A sequential writer: the next frame of the run the last store extended, in the same chunk.
     const ac = this.appendChunk;
-    if (pfn === this.appendPfn + 1 && value !== 0 && ac !== undefined && pfn % CHUNK_FRAMES !== 0 && (ac.pages.size === 0 || !ac.pages.has(pfn)) && this.tryAppend(ac, pfn, off, len, value)) return;
+    if (pfn === this.appendPfn + 1 && value !== 0 && ac !== undefined && chunkRel(pfn) !== 0 && (ac.pages.size === 0 || !ac.pages.has(pfn)) && this.tryAppend(ac, pfn, off, len, value)) return;
     const c = value === 0 ? this.chunk(pfn) : this.chunkForWrite(pfn);
     if (c === undefined) return; // zero into a zero frame
     const buf = c.pages.size > 0 ? c.pages.get(pfn) : undefined;

@@ -8,11 +8,11 @@
  * Linux takes the same path: when the PMD points at a PTE table, __handle_mm_fault
  * never looks at huge pages and handle_pte_fault sees a none entry. So every result
  * and counter here is the one handle_mm_fault gives, page by page, in the same
- * order (test/mm/fault_run.test.ts compares the two). Linux has no batched
+ * order (test/kvm/mmu_run.test.ts compares the two). Linux has no batched
  * anonymous fault (fault-around is for file pages); the runs are the model's
  * shortcut, not a behaviour.
  */
-import { PAGE_SIZE } from '../../lib/size.ts';
+import { GiB } from '../../lib/size.ts';
 import { do_fault } from './memory.ts';
 import { policy_node } from './mempolicy.ts';
 import { MM_ANONPAGES, type MmStruct } from './mm_types.ts';
@@ -27,11 +27,18 @@ import { FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_FAULT_OOM, type VmArea } from './v
  * shortcut, populate's and KVM's runs): tests turn it off to get the page-by-page
  * path and compare.
  */
-export const fault_runs = { enabled: true, /** Pages handled by KVM runs (for tests). */ kvmRunPages: 0 };
+export const fault_runs = {
+  enabled: true,
+  /** Pages handled by KVM runs (for tests). */
+  kvmRunPages: 0,
+  /** Host faults a driver's VmOperations.fault_run resolved for KVM runs (for tests). */
+  driverRunPages: 0,
+};
 
 /** Slot of va in its PTE table. */
 export function pte_index(va: number): number {
-  return Math.floor(va / PAGE_SIZE) % 512;
+  // As pgtable_core's walk: bit operations on the offset inside the GiB (no float modulo).
+  return ((va - Math.floor(va / GiB) * GiB) >>> 12) & 511;
 }
 
 /**
@@ -52,7 +59,8 @@ export function handle_pte_none_fault(mm: MmStruct, vma: VmArea, pt: PtPage, i: 
 /**
  * do_anonymous_page into slot i of pt: the zero page for reads, a fresh zeroed
  * page for writes — `prealloc` when the caller took it already with
- * prealloc_anon_run (the page this fault's alloc_pages would have returned).
+ * prealloc_anon_run (the page this fault's alloc_pages would have returned,
+ * already cleared there).
  */
 function do_anonymous_pte(mm: MmStruct, vma: VmArea, pt: PtPage, i: number, va: number, flags: number, prealloc: number): number {
   const k = mm.kmem;
@@ -66,7 +74,7 @@ function do_anonymous_pte(mm: MmStruct, vma: VmArea, pt: PtPage, i: number, va: 
     pfn = k.allocUser(0, nid, nodemask);
   }
   if (pfn < 0) return VM_FAULT_OOM;
-  k.clear(pfn, 0);
+  if (prealloc < 0) k.clear(pfn, 0);
   mm.pgtables.set_pte(pt, i, mk_entry(pfn, vm_page_prot(vma, true) | _PAGE_ANON));
   vma.anon_vma ??= {};
   k.anon.newPage(pfn);
@@ -76,15 +84,26 @@ function do_anonymous_pte(mm: MmStruct, vma: VmArea, pt: PtPage, i: number, va: 
 
 /**
  * Take, in one go, the pages the next nr write faults on none entries of an
- * anonymous VMA would allocate one by one (alloc_pages_bulk). Only for the
- * default/local policy, whose choice does not depend on the address; returns how
- * many went to out[at..] (the faults after those allocate for themselves).
+ * anonymous VMA would allocate one by one (alloc_pages_bulk), and clear them as
+ * those faults would (clear_user_highpage), one clear_pages per physically
+ * consecutive stretch. Only for the default/local policy, whose choice does not
+ * depend on the address; returns how many went to out[at..] (the faults after
+ * those allocate for themselves). Each must go to handle_pte_none_fault's
+ * `prealloc`, which does not clear it again.
  */
 export function prealloc_anon_run(mm: MmStruct, vma: VmArea, va: number, nr: number, out: Float64Array, at: number): number {
   if (!vma.isAnonymous() || nr <= 0) return 0;
   const choice = policy_node(mm, vma, va, 0);
   if (choice !== mm.localChoice) return 0;
-  return mm.kmem.allocUserBulk(choice.nid, choice.nodemask, nr, out, at);
+  const got = mm.kmem.allocUserBulk(choice.nid, choice.nodemask, nr, out, at);
+  const dram = mm.kmem.dram;
+  for (let s = at; s < at + got; ) {
+    let e = s + 1;
+    while (e < at + got && out[e] === out[e - 1]! + 1) e++;
+    dram.clear_pages(out[s]!, e - s);
+    s = e;
+  }
+  return got;
 }
 
 /**

@@ -6,7 +6,7 @@
  * is pinned through get_user_pages; VM_IO|VM_PFNMAP memory is resolved with
  * fixup_user_fault and follow_pfnmap, without any reference.
  */
-import { Errno } from '../../lib/errno.ts';
+import { Errno, type ErrnoName } from '../../lib/errno.ts';
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
 import { fault_runs, handle_pte_none_fault, prealloc_anon_run, pte_index } from './fault_run.ts';
 import { handle_mm_fault } from './memory.ts';
@@ -53,23 +53,48 @@ export function follow_page(mm: MmStruct, addr: number): Translation | null {
 }
 
 /** vm_fault_t → errno as __get_user_pages reports it (vm_fault_to_errno). */
-function vm_fault_to_errno(ret: number): Errno {
-  if (ret & VM_FAULT_OOM) return new Errno('ENOMEM');
-  if (ret & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return new Errno('EHWPOISON');
-  if (ret & VM_FAULT_SIGBUS) return new Errno('EFAULT');
-  return new Errno('EFAULT');
+function vm_fault_to_errno(ret: number): ErrnoName {
+  if (ret & VM_FAULT_OOM) return 'ENOMEM';
+  if (ret & (VM_FAULT_HWPOISON | VM_FAULT_HWPOISON_LARGE)) return 'EHWPOISON';
+  if (ret & VM_FAULT_SIGBUS) return 'EFAULT';
+  return 'EFAULT';
 }
 
-/** check_vma_flags for GUP: no IO/PFNMAP VMAs (they have no pages), and the access must be allowed. */
-function check_vma_flags(vma: VmArea, write: boolean): void {
-  if (vma.flags & (VM_IO | VM_PFNMAP)) throw new Errno('EFAULT');
-  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) throw new Errno('EFAULT');
+/**
+ * check_vma_flags for GUP: no IO/PFNMAP VMAs (they have no pages), and the access
+ * must be allowed. As in Linux the refusal is a return code (-EFAULT), not an
+ * exception: callers such as hva_to_pfn meet it for every pfn-mapped page.
+ */
+function check_vma_flags(vma: VmArea, write: boolean): ErrnoName | null {
+  if (vma.flags & (VM_IO | VM_PFNMAP)) return 'EFAULT';
+  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) return 'EFAULT';
+  return null;
 }
 
-/** Fault the page at addr in for the kernel (faultin_page); throws the errno GUP reports. */
-function faultin_page(mm: MmStruct, vma: VmArea, addr: number, write: boolean): void {
+/** Fault the page at addr in for the kernel (faultin_page); the errno GUP reports, or null. */
+function faultin_page(mm: MmStruct, vma: VmArea, addr: number, write: boolean): ErrnoName | null {
   const ret = handle_mm_fault(mm, vma, addr, FAULT_FLAG_REMOTE | (write ? FAULT_FLAG_WRITE : 0));
-  if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+  return ret & VM_FAULT_ERROR ? vm_fault_to_errno(ret) : null;
+}
+
+/**
+ * get_user_pages for the one page at addr without throwing: its frame, faulted
+ * in as needed, or the errno get_user_pages would report (EFAULT for no VMA,
+ * VM_IO/VM_PFNMAP or a forbidden access; the fault's errno otherwise).
+ */
+export function get_user_page(mm: MmStruct, addr: number, write: boolean): number | ErrnoName {
+  addr = alignDown(addr, PAGE_SIZE);
+  const vma = mm.vmas.find_vma(addr);
+  if (!vma || vma.start > addr) return 'EFAULT';
+  const bad = check_vma_flags(vma, write);
+  if (bad !== null) return bad;
+  let t = follow_page(mm, addr);
+  if (!t || (write && !t.writable) || (t.special && t.pfn === mm.kmem.zeroPfn && write)) {
+    const err = faultin_page(mm, vma, addr, write);
+    if (err !== null) return err;
+    t = follow_page(mm, addr)!;
+  }
+  return t.pfn;
 }
 
 /**
@@ -80,42 +105,46 @@ function faultin_page(mm: MmStruct, vma: VmArea, addr: number, write: boolean): 
 export function get_user_pages(mm: MmStruct, start: number, nrPages: number, write: boolean): number[] {
   const pfns: number[] = [];
   for (let i = 0; i < nrPages; i++) {
-    const addr = alignDown(start, PAGE_SIZE) + i * PAGE_SIZE;
-    const vma = mm.vmas.find_vma(addr);
-    if (!vma || vma.start > addr) throw new Errno('EFAULT');
-    check_vma_flags(vma, write);
-    let t = follow_page(mm, addr);
-    if (!t || (write && !t.writable) || (t.special && t.pfn === mm.kmem.zeroPfn && write)) {
-      faultin_page(mm, vma, addr, write);
-      t = follow_page(mm, addr)!;
-    }
-    pfns.push(t.pfn);
+    const r = get_user_page(mm, alignDown(start, PAGE_SIZE) + i * PAGE_SIZE, write);
+    if (typeof r !== 'number') throw new Errno(r);
+    pfns.push(r);
   }
   return pfns;
 }
 
 /**
- * fixup_user_fault: resolve a fault at addr on behalf of the kernel (used for
- * VM_PFNMAP memory, which GUP refuses). Throws EFAULT if there is no VMA or the
- * access is not allowed, and the fault's errno otherwise.
+ * fixup_user_fault as Linux has it: resolve a fault at addr on behalf of the
+ * kernel (used for VM_PFNMAP memory, which GUP refuses). Returns null, EFAULT if
+ * there is no VMA or the access is not allowed, or the fault's errno.
  */
-export function fixup_user_fault(mm: MmStruct, addr: number, write: boolean): void {
+export function fixup_user_fault_code(mm: MmStruct, addr: number, write: boolean): ErrnoName | null {
   const vma = mm.vmas.find_vma(addr);
-  if (!vma || vma.start > addr) throw new Errno('EFAULT');
-  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) throw new Errno('EFAULT');
-  faultin_page(mm, vma, addr, write);
+  if (!vma || vma.start > addr) return 'EFAULT';
+  if (write ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) return 'EFAULT';
+  return faultin_page(mm, vma, addr, write);
+}
+
+/** fixup_user_fault_code, throwing its errno. */
+export function fixup_user_fault(mm: MmStruct, addr: number, write: boolean): void {
+  const err = fixup_user_fault_code(mm, addr, write);
+  if (err !== null) throw new Errno(err);
 }
 
 /**
  * follow_pfnmap_start: the pfn mapped at addr in a VM_IO|VM_PFNMAP VMA, with
- * the leaf's size and writability. Throws EINVAL when the VMA is not a pfn
- * mapping, ENOENT when nothing is mapped there yet.
+ * the leaf's size and writability; or, as Linux's return code, EINVAL when the
+ * VMA is not a pfn mapping and ENOENT when nothing is mapped there yet.
  */
-export function follow_pfnmap(mm: MmStruct, addr: number): Translation {
+export function follow_pfnmap_start(mm: MmStruct, addr: number): Translation | ErrnoName {
   const vma = mm.vmas.find_vma(addr);
-  if (!vma || vma.start > addr || !(vma.flags & (VM_IO | VM_PFNMAP))) throw new Errno('EINVAL');
-  const t = follow_page(mm, addr);
-  if (!t) throw new Errno('ENOENT');
+  if (!vma || vma.start > addr || !(vma.flags & (VM_IO | VM_PFNMAP))) return 'EINVAL';
+  return follow_page(mm, addr) ?? 'ENOENT';
+}
+
+/** follow_pfnmap_start, throwing its errno. */
+export function follow_pfnmap(mm: MmStruct, addr: number): Translation {
+  const t = follow_pfnmap_start(mm, addr);
+  if (typeof t === 'string') throw new Errno(t);
   return t;
 }
 
@@ -176,14 +205,14 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
           if (e === 0) ret = handle_pte_none_fault(mm, vma, pt, i, addr, w ? FAULT_FLAG_WRITE : 0, used < got ? preallocPfns[used++]! : -1);
           else if (w && !(pte_flags(e) & _PAGE_RW)) ret = handle_mm_fault(mm, vma, addr, FAULT_FLAG_WRITE);
           else continue;
-          if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+          if (ret & VM_FAULT_ERROR) throw new Errno(vm_fault_to_errno(ret));
         }
         continue;
       }
       const t = follow_page(mm, addr);
       if (!t || (w && !t.writable)) {
         const ret = handle_mm_fault(mm, vma, addr, w ? FAULT_FLAG_WRITE : 0);
-        if (ret & VM_FAULT_ERROR) throw vm_fault_to_errno(ret);
+        if (ret & VM_FAULT_ERROR) throw new Errno(vm_fault_to_errno(ret));
       }
       const level = follow_page(mm, addr)?.level ?? 1;
       addr = alignDown(addr, level_size(level)) + level_size(level);
@@ -208,25 +237,41 @@ export function populate_range(mm: MmStruct, start: number, end: number, write: 
  * has no movable zone or CMA, so every page is pinned where it is.
  */
 export function pin_user_pages(mm: MmStruct, start: number, nrPages: number, write: boolean): number[] {
-  const k = mm.kmem;
   const pfns: number[] = [];
+  const err = pin_user_pages_code(mm, start, nrPages, write, pfns);
+  if (err !== null) throw new Errno(err);
+  return pfns;
+}
+
+/**
+ * pin_user_pages with Linux's return convention: the pinned frames are appended
+ * to pfns; the errno of a failure on the first page is returned (nothing pinned)
+ * instead of thrown, so VFIO's fallback to follow_pfnmap for VM_PFNMAP memory
+ * costs no exception per page.
+ */
+export function pin_user_pages_code(mm: MmStruct, start: number, nrPages: number, write: boolean, pfns: number[]): ErrnoName | null {
+  const k = mm.kmem;
   const base = alignDown(start, PAGE_SIZE);
   for (let i = 0; i < nrPages; i++) {
-    let pfn: number;
+    let pfn: number | ErrnoName;
     try {
-      pfn = get_user_pages(mm, base + i * PAGE_SIZE, 1, write)[0]!;
+      pfn = get_user_page(mm, base + i * PAGE_SIZE, write);
     } catch (e) {
       if (i > 0 && e instanceof Errno) break;
       throw e;
     }
+    if (typeof pfn !== 'number') {
+      if (i > 0) break;
+      return pfn;
+    }
     if (pfn !== k.zeroPfn && !k.pin(pfn)) {
       // try_grab_folio: the pin count would overflow → -ENOMEM.
       if (i > 0) break;
-      throw new Errno('ENOMEM');
+      return 'ENOMEM';
     }
     pfns.push(pfn);
   }
-  return pfns;
+  return null;
 }
 
 /** unpin_user_page: drop a long-term pin; a frame whose last mapping already went is freed now. */

@@ -171,7 +171,7 @@ export class Kmem {
 
   /** clear_user_highpage(s): zero 2^order frames. */
   clear(pfn: number, order: number): void {
-    this.dram.clear_pages(pfn, 2 ** order);
+    this.dram.clear_pages(pfn, order === 0 ? 1 : 2 ** order);
   }
 
   /** A zeroed page-table page (pte_alloc_one / __pud_alloc), counted in PageTables; -1 on failure. */

@@ -8,7 +8,7 @@
  */
 import { PAGE_SIZE, PMD_SIZE, PUD_SIZE, alignDown } from '../../lib/size.ts';
 import { do_huge_pmd_anonymous_page, do_huge_pmd_wp_page, split_huge_pmd, split_huge_pud, thp_vma_suitable } from './huge_memory.ts';
-import { try_pte_none_fault } from './fault_run.ts';
+import { pte_index, try_pte_none_fault } from './fault_run.ts';
 import { policy_node } from './mempolicy.ts';
 import { _PAGE_ANON, vm_page_prot } from './page_prot.ts';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type MmStruct } from './mm_types.ts';
@@ -236,6 +236,14 @@ function do_wp_page(mm: MmStruct, vma: VmArea, address: number, entry: number): 
 export function vmf_insert_pfn(mm: MmStruct, vma: VmArea, addr: number, pfn: number): number {
   if (!(vma.flags & (VM_PFNMAP | VM_MIXEDMAP))) throw new Error('BUG: vmf_insert_pfn on a VMA without VM_PFNMAP|VM_MIXEDMAP');
   if (addr < vma.start || addr >= vma.end) return VM_FAULT_SIGBUS;
+  // The PTE table in hand when there is one (every 4K fault of a pfn map but the first per 2M).
+  const pt = mm.pgtables.pte_page(addr);
+  if (pt !== null) {
+    const i = pte_index(addr);
+    if (pt.entries[i] !== 0) return VM_FAULT_NOPAGE;
+    mm.pgtables.set_pte(pt, i, mk_entry(pfn, vm_page_prot(vma, (vma.flags & VM_SHARED) !== 0) | _PAGE_SPECIAL));
+    return VM_FAULT_NOPAGE;
+  }
   if (mm.pgtables.walk(addr) !== 0) return VM_FAULT_NOPAGE;
   const e = mk_entry(pfn, vm_page_prot(vma, (vma.flags & VM_SHARED) !== 0) | _PAGE_SPECIAL);
   return install(mm, addr, e) ? VM_FAULT_NOPAGE : VM_FAULT_OOM;

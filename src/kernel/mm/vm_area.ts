@@ -3,6 +3,7 @@
  * shared by the mm core and every filesystem that can be mapped
  * (include/linux/mm_types.h, include/linux/mm.h, include/linux/fs.h).
  */
+import type { PtPage } from './pgtable_core.ts';
 
 // vm_flags (include/linux/mm.h). Kept below 2^31 so `|` and `&` stay exact.
 export const VM_NONE = 0x0;
@@ -105,6 +106,15 @@ export interface VmOperations {
   zap_leaf?(vma: VmArea, level: number, entry: number): void;
   /** copy_hugetlb_page_range: fork copies this VMA's entries itself (both VMAs have vm_mm set). */
   copy_page_range?(dst: VmArea, src: VmArea): void;
+  /**
+   * The model's batch of ->fault (no Linux counterpart): resolve the 4K faults of
+   * up to n consecutive pages from addr, whose entries are the none slots i0.. of
+   * the PTE table pt, exactly as n ->fault calls in order would (each mapping its
+   * page). Returns how many it did; it stops before any page it cannot show to
+   * behave the same, which the caller faults the ordinary way. The caller counts
+   * the faults (PGFAULT, minflt).
+   */
+  fault_run?(vma: VmArea, pt: PtPage, i0: number, addr: number, n: number): number;
 }
 
 /** The mappable object behind a file (struct address_space): who maps it. */

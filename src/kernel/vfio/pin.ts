@@ -11,10 +11,10 @@
  * faulted in and followed (fixup_user_fault + follow_pfnmap) and accepted only
  * when the pfn has no struct page or is reserved: not pinned, not charged.
  */
-import { Errno } from '../../lib/errno.ts';
+import { Errno, type ErrnoName } from '../../lib/errno.ts';
 import { PAGE_SIZE } from '../../lib/size.ts';
 import type { DmemPool } from '../dmem/api.ts';
-import { __account_locked_vm, fixup_user_fault, follow_pfnmap, level_size, mm_lock_state, pin_user_pages, unpin_user_page } from '../mm/gup.ts';
+import { __account_locked_vm, fixup_user_fault_code, follow_pfnmap_start, level_size, mm_lock_state, pin_user_pages_code, unpin_user_page } from '../mm/gup.ts';
 import type { Kmem } from '../mm/kmem.ts';
 import type { MmStruct } from '../mm/mm_types.ts';
 import { VM_PFNMAP } from '../mm/vm_area.ts';
@@ -109,13 +109,13 @@ export function vfio_lock_acct(dma: VfioDma, npage: number, async: boolean): voi
  * EFAULT for a write mapping of a read-only pfn.
  */
 function follow_fault_pfn(mm: MmStruct, vaddr: number, write_fault: boolean): { pfn: number; leafPages: number } {
-  let t;
-  try {
-    t = follow_pfnmap(mm, vaddr);
-  } catch (e) {
-    if (!(e instanceof Errno)) throw e;
-    fixup_user_fault(mm, vaddr, write_fault);
-    t = follow_pfnmap(mm, vaddr);
+  // Return codes as in Linux: a 4K pfn map meets -ENOENT for every page not yet faulted.
+  let t = follow_pfnmap_start(mm, vaddr);
+  if (typeof t === 'string') {
+    const err = fixup_user_fault_code(mm, vaddr, write_fault);
+    if (err !== null) throw new Errno(err);
+    t = follow_pfnmap_start(mm, vaddr);
+    if (typeof t === 'string') throw new Errno(t);
   }
   if (write_fault && !t.writable) throw new Errno('EFAULT');
   return { pfn: t.pfn, leafPages: level_size(t.level) / PAGE_SIZE };
@@ -128,16 +128,20 @@ function follow_fault_pfn(mm: MmStruct, vaddr: number, write_fault: boolean): { 
  */
 function vaddr_get_pfns(deps: VfioDeps, mm: MmStruct, vaddr: number, npages: number, prot: number, batch: VfioBatch): { ret: number; pfn: number } {
   const n = Math.min(npages, VFIO_BATCH_MAX_CAPACITY);
-  let err: Errno;
+  // pin_user_pages' error as a code: VM_PFNMAP memory gets -EFAULT for every run.
+  const pages: number[] = [];
+  let err: Errno | ErrnoName | null;
   try {
-    const pages = pin_user_pages(mm, vaddr, n, (prot & IOMMU_WRITE) !== 0);
+    err = pin_user_pages_code(mm, vaddr, n, (prot & IOMMU_WRITE) !== 0, pages);
+  } catch (e) {
+    if (!(e instanceof Errno)) throw e;
+    err = e;
+  }
+  if (err === null) {
     batch.pages = pages;
     batch.offset = 0;
     batch.size = pages.length;
     return { ret: pages.length, pfn: pages[0]! };
-  } catch (e) {
-    if (!(e instanceof Errno)) throw e;
-    err = e;
   }
   // vma_lookup(mm, vaddr)
   const vma = mm.vmas.find_vma(vaddr);
@@ -147,7 +151,7 @@ function vaddr_get_pfns(deps: VfioDeps, mm: MmStruct, vaddr: number, npages: num
     const epfn = pfn - (pfn % leafPages) + leafPages;
     return { ret: Math.min(npages, epfn - pfn), pfn };
   }
-  throw err;
+  throw typeof err === 'string' ? new Errno(err) : err;
 }
 
 /**

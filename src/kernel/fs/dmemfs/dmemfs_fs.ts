@@ -50,12 +50,12 @@ export class DmemfsSbInfo {
     /** log2(dpage_size) (sb->s_blocksize_bits). */
     readonly dpage_shift: number,
     readonly mapping: DmemfsMapping,
-  ) {}
-
-  /** 4 KiB pages per dpage. */
-  get pagesPerDpage(): number {
-    return this.dpage_size / PAGE_SIZE;
+  ) {
+    this.pagesPerDpage = dpage_size / PAGE_SIZE;
   }
+
+  /** 4 KiB pages per dpage (a field: every 4K fault reads it). */
+  readonly pagesPerDpage: number;
 }
 
 /** The dmemfs part of an inode: its dpage table. */

@@ -16,7 +16,7 @@ import { DMEMFS_I, DMEMFS_SB, dmem_pgoff_to_index } from './dmemfs_fs.ts';
 import { NO_DPAGE } from './extent.ts';
 
 /** MAX_LFS_FILESIZE >> PAGE_SHIFT: the last pgoff a fault may ask about. */
-const MAX_PGOFF = Math.floor(Number.MAX_SAFE_INTEGER / PAGE_SIZE);
+export const MAX_PGOFF = Math.floor(Number.MAX_SAFE_INTEGER / PAGE_SIZE);
 
 /** Zero a run fresh from the pool and enter it as dpages [index, index + run.nr). */
 export function dmemfs_insert_run(inode: Inode, index: number, run: DpageRun): void {

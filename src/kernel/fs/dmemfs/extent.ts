@@ -3,9 +3,10 @@
  * dpage. The original kept these as xarray value entries in inode->i_mapping
  * (fs/dmemfs/inode.c: dmem_addr_to_entry, dmemfs_find_get_entries,
  * find_radix_entry_or_next, xa_store/xa_erase). This is the same two-level
- * shape: 512-slot typed-array leaves keyed by index / 512, so a 4K-dpage file
- * costs 8 bytes per dpage and no object per page, and sparse files cost
- * nothing for their holes. It knows nothing of the MMU, so a real backend can
+ * shape: 512-slot leaves keyed by index / 512, each an arithmetic run while
+ * its dpages are physically consecutive (a file faulted in order: a few bytes
+ * per 512 dpages) and a typed array (8 bytes per dpage) otherwise; no object per
+ * page, and sparse files cost nothing for their holes. It knows nothing of the MMU, so a real backend can
  * reuse it.
  */
 
@@ -14,10 +15,54 @@ const CHUNK = 512;
 /** A slot with no dpage. Physical addresses are never negative. */
 export const NO_DPAGE = -1;
 
-/** One leaf: physical addresses of CHUNK consecutive dpage indexes. */
-interface Leaf {
-  readonly phys: Float64Array;
-  used: number;
+/**
+ * One leaf: physical addresses of CHUNK consecutive dpage indexes. A leaf filled
+ * in index order with physically consecutive dpages (what 4K faults in order
+ * give) is kept as an arithmetic run, slots [lo, hi) at base + slot * step, and
+ * costs a few numbers instead of 4 KiB; anything else turns it into an array.
+ */
+class Leaf {
+  phys: Float64Array | null = null;
+  base = 0;
+  step = 0;
+  lo = 0;
+  hi = 0;
+  used = 0;
+
+  /** Physical address in slot, or NO_DPAGE. */
+  get(slot: number): number {
+    const a = this.phys;
+    if (a !== null) return a[slot]!;
+    return slot >= this.lo && slot < this.hi ? this.base + slot * this.step : NO_DPAGE;
+  }
+
+  /** The leaf as an array (for any change other than extending its run). */
+  array(): Float64Array {
+    let a = this.phys;
+    if (a === null) {
+      a = this.phys = new Float64Array(CHUNK).fill(NO_DPAGE);
+      for (let s = this.lo; s < this.hi; s++) a[s] = this.base + s * this.step;
+    }
+    return a;
+  }
+
+  /** Enter slots [slot0, slot0 + m) at p0, p0 + step, ... if that keeps (or starts) the arithmetic run. */
+  extend(slot0: number, m: number, p0: number, step: number): boolean {
+    if (this.phys !== null) return false;
+    if (this.used === 0) {
+      this.base = p0 - slot0 * step;
+      this.step = step;
+      this.lo = slot0;
+      this.hi = slot0 + m;
+    } else if (step === this.step && p0 === this.base + slot0 * step && (slot0 === this.hi || slot0 + m === this.lo)) {
+      if (slot0 === this.hi) this.hi += m;
+      else this.lo = slot0;
+    } else {
+      return false;
+    }
+    this.used += m;
+    return true;
+  }
 }
 
 /** The dpage table of one inode. */
@@ -32,23 +77,14 @@ export class DpageTable {
 
   /** Physical address of dpage `index`, or NO_DPAGE. */
   lookup(index: number): number {
-    const leaf = this.leaves.get(Math.floor(index / CHUNK));
-    return leaf ? leaf.phys[index % CHUNK]! : NO_DPAGE;
+    const key = Math.floor(index / CHUNK);
+    const leaf = this.leaves.get(key);
+    return leaf ? leaf.get(index - key * CHUNK) : NO_DPAGE;
   }
 
   /** Enter dpage `index` at `phys`; a present entry is a bug (xa_store over a value). */
   store(index: number, phys: number): void {
-    const key = Math.floor(index / CHUNK);
-    let leaf = this.leaves.get(key);
-    if (!leaf) {
-      leaf = { phys: new Float64Array(CHUNK).fill(NO_DPAGE), used: 0 };
-      this.leaves.set(key, leaf);
-    }
-    const slot = index % CHUNK;
-    if (leaf.phys[slot] !== NO_DPAGE) throw new Error(`dmemfs: dpage ${index} entered twice`);
-    leaf.phys[slot] = phys;
-    leaf.used++;
-    this.nr++;
+    this.storeRun(index, 1, phys, 0);
   }
 
   /** store() for dpages [index, index + n) at phys, phys + step, ...: one leaf lookup per 512 dpages. */
@@ -56,18 +92,17 @@ export class DpageTable {
     for (let i = 0; i < n; ) {
       const key = Math.floor((index + i) / CHUNK);
       let leaf = this.leaves.get(key);
-      if (!leaf) {
-        leaf = { phys: new Float64Array(CHUNK).fill(NO_DPAGE), used: 0 };
-        this.leaves.set(key, leaf);
-      }
-      const slot0 = (index + i) % CHUNK;
+      if (!leaf) this.leaves.set(key, (leaf = new Leaf()));
+      const slot0 = index + i - key * CHUNK;
       const m = Math.min(n - i, CHUNK - slot0);
-      const a = leaf.phys;
-      for (let j = 0; j < m; j++) {
-        if (a[slot0 + j] !== NO_DPAGE) throw new Error(`dmemfs: dpage ${index + i + j} entered twice`);
-        a[slot0 + j] = phys + (i + j) * step;
+      if (!leaf.extend(slot0, m, phys + i * step, step)) {
+        const a = leaf.array();
+        for (let j = 0; j < m; j++) {
+          if (a[slot0 + j] !== NO_DPAGE) throw new Error(`dmemfs: dpage ${index + i + j} entered twice`);
+          a[slot0 + j] = phys + (i + j) * step;
+        }
+        leaf.used += m;
       }
-      leaf.used += m;
       this.nr += m;
       i += m;
     }
@@ -79,9 +114,9 @@ export class DpageTable {
     const leaf = this.leaves.get(key);
     if (!leaf) return NO_DPAGE;
     const slot = index % CHUNK;
-    const phys = leaf.phys[slot]!;
+    const phys = leaf.get(slot);
     if (phys === NO_DPAGE) return NO_DPAGE;
-    leaf.phys[slot] = NO_DPAGE;
+    leaf.array()[slot] = NO_DPAGE;
     this.nr--;
     if (--leaf.used === 0) this.leaves.delete(key);
     return phys;
@@ -99,7 +134,7 @@ export class DpageTable {
       const leaf = this.leaves.get(key);
       const leafEnd = Math.min(limit, (key + 1) * CHUNK);
       if (leaf) {
-        for (; i < leafEnd; i++) if (leaf.phys[i % CHUNK] !== NO_DPAGE) return i;
+        for (; i < leafEnd; i++) if (leaf.get(i - key * CHUNK) !== NO_DPAGE) return i;
       }
       i = leafEnd;
     }
@@ -116,10 +151,11 @@ export class DpageTable {
       const leaf = this.leaves.get(key)!;
       const lo = Math.max(from, key * CHUNK);
       const hi = Math.min(to, (key + 1) * CHUNK);
+      const a = leaf.array();
       for (let i = lo; i < hi; i++) {
-        const phys = leaf.phys[i % CHUNK]!;
+        const phys = a[i % CHUNK]!;
         if (phys === NO_DPAGE) continue;
-        leaf.phys[i % CHUNK] = NO_DPAGE;
+        a[i % CHUNK] = NO_DPAGE;
         leaf.used--;
         this.nr--;
         fn(i, phys);
@@ -135,7 +171,7 @@ export class DpageTable {
       const leaf = this.leaves.get(key)!;
       const hi = Math.min(to, (key + 1) * CHUNK);
       for (let i = Math.max(from, key * CHUNK); i < hi; i++) {
-        const phys = leaf.phys[i % CHUNK]!;
+        const phys = leaf.get(i % CHUNK);
         if (phys !== NO_DPAGE) fn(i, phys);
       }
     }

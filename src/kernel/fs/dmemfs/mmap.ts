@@ -18,7 +18,11 @@ import { MAP_FIXED } from '../../../uapi/mman.ts';
 import { vmf_insert_pfn, vmf_insert_pfn_huge, zap_page_range_single } from '../../mm/memory.ts';
 import type { MmStruct } from '../../mm/mm_types.ts';
 import { MMAP_MIN_ADDR, TASK_SIZE } from '../../mm/mmap.ts';
-import { PMD_LEVEL, PUD_LEVEL } from '../../mm/pgtable.ts';
+import { PMD_LEVEL, PUD_LEVEL, _PAGE_SPECIAL, mk_entry } from '../../mm/pgtable.ts';
+import type { PtPage } from '../../mm/pgtable_core.ts';
+import { vm_page_prot } from '../../mm/page_prot.ts';
+import { get_vma_policy } from '../../mm/mempolicy.ts';
+import { MPOL_INTERLEAVE } from '../../../uapi/mman.ts';
 import { remap_pfn_range } from '../../mm/remap.ts';
 import {
   VM_DONTCOPY,
@@ -38,7 +42,8 @@ import type { File } from '../vfs/file.ts';
 import type { Inode } from '../vfs/inode.ts';
 import { file_accessed } from '../vfs/read_write.ts';
 import { DMEMFS_I, DMEMFS_SB, dmem_page_size } from './dmemfs_fs.ts';
-import { dmemfs_fill_range, dmemfs_undo_fill, radix_get_create_entry } from './dpages.ts';
+import { MAX_PGOFF, dmemfs_fill_range, dmemfs_insert_run, dmemfs_undo_fill, radix_get_create_entry } from './dpages.ts';
+import { NO_DPAGE } from './extent.ts';
 
 /** The inode a dmemfs VMA maps. */
 function vma_inode(vma: VmArea): Inode {
@@ -50,6 +55,9 @@ function vma_inode(vma: VmArea): Inode {
  * at `phys`, rounded down to the fault's size (2^fault_shift bytes).
  */
 function dmem_addr_to_pfn(inode: Inode, phys: number, pgoff: number, fault_size: number): number {
+  const per = DMEMFS_SB(inode).pagesPerDpage;
+  // 4K dpages: the frame is the dpage (and no float modulo on the hot path).
+  if (per === 1) return phys / PAGE_SIZE;
   const within = pgoff % DMEMFS_SB(inode).pagesPerDpage;
   const step = fault_size / PAGE_SIZE;
   return phys / PAGE_SIZE + within - (within % step);
@@ -94,6 +102,52 @@ function __dmemfs_huge_fault(vmf: VmFault, size: number, level: number): number 
   if (phys < 0) return VM_FAULT_SIGBUS;
   if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON_LARGE;
   return vmf_insert_pfn_huge(mm, vma, vmf.address, phys / PAGE_SIZE, level);
+}
+
+/**
+ * The model's batch of __dmemfs_fault (VmOperations.fault_run) for 4K dpages:
+ * pages mapped in order, each as its own fault would (radix_get_create_entry,
+ * then vmf_insert_pfn into the none slot), with the dpages a stretch of
+ * consecutive faults would allocate one by one taken in one pool call. That is
+ * the same allocation: each single call takes the first free dpage at or after
+ * the region's hint, so n of them take the same dpages as one call for n, up to
+ * the first one in use, where the next call goes on. Only for
+ * max_alloc_try_dpages=1 (the default; larger values give different splits),
+ * policies that do not depend on the address (not interleave), and a pool with
+ * no hardware error (so no fault would stop at a poisoned dpage after its
+ * allocation). Stops at EOF and when the pool runs dry: the caller's general
+ * path then gives the SIGBUS.
+ */
+function dmemfs_fault_run(vma: VmArea, pt: PtPage, i0: number, addr: number, n: number): number {
+  const inode = vma_inode(vma);
+  const fsi = DMEMFS_SB(inode);
+  const pool = fsi.deps.pool;
+  const mm = vma.vm_mm as MmStruct;
+  if (!(vma.flags & VM_SHARED) || fsi.pagesPerDpage !== 1 || fsi.deps.params.max_alloc_try_dpages !== 1 || !pool.has_errors || pool.has_errors()) return 0;
+  if (get_vma_policy(mm, vma)?.mode === MPOL_INTERLEAVE) return 0;
+  const pgoff = vma.pgoffOf(addr);
+  // check_inode_size(): page p is inside the file while p * PAGE_SIZE < i_size.
+  const end = Math.min(pgoff + n, Math.ceil(inode.i_size / PAGE_SIZE), Math.floor((vma.end - addr) / PAGE_SIZE) + pgoff);
+  if (end - 1 > MAX_PGOFF) return 0;
+  const table = DMEMFS_I(inode).dpages;
+  const prot = vm_page_prot(vma, (vma.flags & VM_SHARED) !== 0) | _PAGE_SPECIAL;
+  const pgt = mm.pgtables;
+  let p = pgoff;
+  while (p < end) {
+    const phys = table.lookup(p);
+    if (phys === NO_DPAGE) {
+      // The faults up to the next dpage the file has each allocate one: take them at once.
+      const want = table.next(p + 1, end) - p;
+      const run = pool.dmem_alloc_pages_vma(mm, vma, addr + (p - pgoff) * PAGE_SIZE, want);
+      if (!run) break;
+      dmemfs_insert_run(inode, p, run);
+      for (let j = 0; j < run.nr; j++, p++) pgt.set_pte(pt, i0 + p - pgoff, mk_entry(run.phys / PAGE_SIZE + j, prot));
+      continue;
+    }
+    pgt.set_pte(pt, i0 + p - pgoff, mk_entry(phys / PAGE_SIZE, prot));
+    p++;
+  }
+  return p - pgoff;
 }
 
 /** dmemfs_huge_fault(): by entry size (order 0 is the 4K fault). */
@@ -142,6 +196,7 @@ export const dmemfs_vm_ops: VmOperations = {
   mprotect: dmemfs_mprotect,
   fault: dmemfs_fault,
   huge_fault: dmemfs_huge_fault,
+  fault_run: dmemfs_fault_run,
 };
 
 /** mapping=remap: everything was mapped at mmap time; any fault is past EOF or after a truncate. */
