@@ -143,9 +143,19 @@ export function new_kvm_run(): kvm_run {
  *    40    4 hot_percent  hot-cold: the first hot_percent% of the pages are hot
  *    44    4 iterations   passes (sequential) or accesses / page count (others)
  *    48    8 result       written by the guest: XOR of the values read (checksum)
+ *    56    4 hole_start   first page (GPA / 4K) of a hole in guest RAM, 0 when none
+ *    60    4 hole_end     page after the hole, 0 when none
  *
- * All little-endian. The pages touched are ⌊start/4K⌋ … ⌈(start+bytes)/4K⌉ − 1;
- * each access is one 8-byte read or write at the page's first byte. A write
+ * All little-endian. Bytes 56..63 were padding before the x86 image at 0x40 that
+ * nothing writes, so a descriptor from before the hole fields reads as "no hole".
+ * The pages touched are ⌊start/4K⌋ … ⌈(start+bytes)/4K⌉ − 1, counted in guest
+ * RAM: page i is at GPA i × 4K below the hole and i × 4K + (hole_end −
+ * hole_start) × 4K from hole_start on (guest_page_gpa), so a guest whose RAM
+ * is split around the PCI hole (QEMU's pc machine: 3 GiB below 4 GiB, the rest
+ * from 4 GiB) covers its RAM and never the hole; start and bytes are RAM
+ * offsets then (GPAs when there is no hole or below it). A hole_end below
+ * hole_start is a bad descriptor. Each access is one 8-byte read or write at
+ * the page's first byte. A write
  * stores the gpa itself (u64). Hot-cold sends 90% of accesses to the hot pages.
  * When done the guest does `out 0xf4, eax` (isa-debug-exit): a KVM_EXIT_IO on
  * port 0xf4 with a u32 status (0 ok, 1 bad descriptor, 2 killed by a machine
@@ -159,8 +169,11 @@ export function new_kvm_run(): kvm_run {
  * the model's vCPU keeps interpreting the descriptor.
  */
 export const GUEST_PROGRAM_MAGIC = 'DMEMGST1';
-/** Bytes of the descriptor. */
-export const GUEST_PROGRAM_SIZE = 56;
+/** Bytes of the descriptor (56 before the hole fields). */
+export const GUEST_PROGRAM_SIZE = 64;
+/** Offsets of the hole fields (u32 page numbers). */
+export const GUEST_HOLE_START_OFFSET = 56;
+export const GUEST_HOLE_END_OFFSET = 60;
 export const GUEST_PATTERN_SEQ = 0;
 export const GUEST_PATTERN_RANDOM = 1;
 export const GUEST_PATTERN_HOT_COLD = 2;
@@ -182,6 +195,25 @@ export interface GuestProgram {
   seed: number;
   hot_percent: number;
   iterations: number;
+  /** The hole in guest RAM's GPAs, [hole_start, hole_end), page aligned; absent or 0 for none. */
+  hole_start?: number;
+  hole_end?: number;
+}
+
+/**
+ * The GPA of the program's page number `page` (RAM pages, the hole left out):
+ * an offset a = page × 4K is GPA a below hole_start and a + the hole's size
+ * from there on.
+ *
+ *   page index   0 ............ hs/4K-1 | hs/4K ......... n-1
+ *   GPA          0 ............ hs-4K   | he ............ he + (n-1)·4K - hs
+ *                                  hole [hs, he) skipped
+ */
+export function guest_page_gpa(p: GuestProgram, page: number): number {
+  const a = page * 4096;
+  const hs = p.hole_start ?? 0;
+  const he = p.hole_end ?? 0;
+  return he > hs && a >= hs ? a + (he - hs) : a;
 }
 
 /** Encode a descriptor for the VMM to store at gpa 0. */
@@ -196,6 +228,8 @@ export function encode_guest_program(p: GuestProgram): Uint8Array {
   v.setBigUint64(32, BigInt(p.seed), true);
   v.setUint32(40, p.hot_percent, true);
   v.setUint32(44, p.iterations, true);
+  v.setUint32(GUEST_HOLE_START_OFFSET, Math.floor((p.hole_start ?? 0) / 4096), true);
+  v.setUint32(GUEST_HOLE_END_OFFSET, Math.floor((p.hole_end ?? 0) / 4096), true);
   return b;
 }
 
@@ -211,5 +245,7 @@ export function decode_guest_program(b: Uint8Array): GuestProgram | null {
     seed: Number(v.getBigUint64(32, true)),
     hot_percent: v.getUint32(40, true),
     iterations: v.getUint32(44, true),
+    hole_start: b.byteLength >= GUEST_PROGRAM_SIZE ? v.getUint32(GUEST_HOLE_START_OFFSET, true) * 4096 : 0,
+    hole_end: b.byteLength >= GUEST_PROGRAM_SIZE ? v.getUint32(GUEST_HOLE_END_OFFSET, true) * 4096 : 0,
   };
 }

@@ -31,6 +31,7 @@ import {
   KVM_EXIT_SHUTDOWN,
   KVM_INTERNAL_ERROR_EMULATION,
   decode_guest_program,
+  guest_page_gpa,
   type kvm_run,
 } from '../../uapi/kvm.ts';
 import { Signal } from '../../uapi/signal.ts';
@@ -56,17 +57,22 @@ function guest_access(vcpu: KvmVcpu, gpa: number, write: boolean): number {
   throw new Error(`BUG: EPT fault at gpa 0x${gpa.toString(16)} keeps coming back`);
 }
 
+/** gpa's offset in its page (not `%`: gpas are doubles, and a float modulo is a libm call per access). */
+function page_offset(gpa: number): number {
+  return gpa - Math.floor(gpa / PAGE_SIZE) * PAGE_SIZE;
+}
+
 /** The 8 bytes at gpa (a u64 as two halves), read from the frame. */
 function read8(vcpu: KvmVcpu, pfn: number, gpa: number, g: GuestState): void {
   const dram = vcpu.kvm.deps.kmem.dram;
-  const phys = pfn * PAGE_SIZE + (gpa % PAGE_SIZE);
+  const phys = pfn * PAGE_SIZE + page_offset(gpa);
   g.sumLo = (g.sumLo ^ dram.readUint(phys, 4)) >>> 0;
   g.sumHi = (g.sumHi ^ dram.readUint(phys + 4, 4)) >>> 0;
 }
 
 /** Store the gpa itself (u64, little-endian) at gpa; Dram keeps such word stores compact. */
 function write8(vcpu: KvmVcpu, pfn: number, gpa: number): void {
-  vcpu.kvm.deps.kmem.dram.writeUint(pfn * PAGE_SIZE + (gpa % PAGE_SIZE), 8, gpa);
+  vcpu.kvm.deps.kmem.dram.writeUint(pfn * PAGE_SIZE + page_offset(gpa), 8, gpa);
 }
 
 const runPfns = new Float64Array(512);
@@ -79,9 +85,14 @@ const runRes: FaultRunResult = { error: undefined };
  */
 function seq_fault_run(vcpu: KvmVcpu, g: GuestState, first: number, npages: number, write: boolean): boolean {
   const at = g.pos % npages;
-  const gpa = (first + at) * PAGE_SIZE;
+  const p = g.prog!;
+  const gpa = guest_page_gpa(p, first + at);
   if (ept_translate(vcpu.kvm, gpa, write) >= 0) return false;
-  const k = kvm_tdp_fault_run(vcpu, gpa, Math.min(npages - at, g.total - g.pos), write, runPfns, runRes);
+  let n = Math.min(npages - at, g.total - g.pos);
+  // A run is contiguous in GPA: it stops where the RAM below the hole ends.
+  const hs = p.hole_start ?? 0;
+  if ((p.hole_end ?? 0) > hs && gpa < hs) n = Math.min(n, (hs - gpa) / PAGE_SIZE);
+  const k = kvm_tdp_fault_run(vcpu, gpa, n, write, runPfns, runRes);
   for (let i = 0; i < k; i++) {
     if (write) write8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE);
     else read8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE, g);
@@ -143,7 +154,7 @@ function fetch_program(vcpu: KvmVcpu, run: kvm_run): boolean {
     return false;
   }
   const prog = decode_guest_program(vcpu.kvm.deps.kmem.dram.read(pfn * PAGE_SIZE, GUEST_PROGRAM_SIZE));
-  if (!prog) {
+  if (!prog || prog.hole_end! < prog.hole_start!) {
     exit_io(vcpu, run, 1);
     return false;
   }
@@ -217,7 +228,7 @@ export function kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu, run: kvm_run): void {
     const seq = p.pattern === GUEST_PATTERN_SEQ;
     while (g.pos < g.total) {
       if (seq && seq_fault_run(vcpu, g, first, npages, write)) continue;
-      const gpa = next_page(g, first, npages) * PAGE_SIZE;
+      const gpa = guest_page_gpa(p, next_page(g, first, npages));
       const pfn = guest_access(vcpu, gpa, write);
       if (pfn < 0) {
         exit_mmio(vcpu, run, gpa, write);

@@ -2,8 +2,10 @@
  * The accelerator and the container: what QEMU does with /dev/kvm and
  * /dev/vfio/vfio for a VM (accel/kvm/kvm-all.c kvm_init, kvm_set_user_memory_region,
  * kvm_init_vcpu, kvm_cpu_exec; hw/vfio/container.c vfio_connect_container,
- * vfio_container_dma_map). Guest RAM is one memory slot at GPA 0 (QEMU's pc
- * machine would split it around the PCI hole below 4 GiB).
+ * vfio_container_dma_map). Guest RAM is split as QEMU's pc machine splits it
+ * around the PCI hole (pc_ram.ts): slot 0 is GPA [0, lowmem) and, for a guest
+ * of 3.5 GiB or more, slot 1 is the rest from 4 GiB; VFIO maps each at
+ * IOVA = GPA, so no mapping crosses the MSI window at 0xfee00000.
  */
 import { Errno } from '../../lib/errno.ts';
 import { O_CLOEXEC, O_RDWR } from '../../uapi/fcntl.ts';
@@ -38,6 +40,7 @@ import {
 import { writeStr } from '../program.ts';
 import { kvmSetupMce } from './mce.ts';
 import type { RamBlock } from './backend.ts';
+import type { RamRegion } from './pc_ram.ts';
 import { VmmError, type Teardown } from './teardown.ts';
 
 /** The VM's KVM file descriptors. */
@@ -45,8 +48,8 @@ export interface KvmState {
   kvmFd: number;
   vmFd: number;
   vcpuFds: number[];
-  /** The memory slot as registered. */
-  slot0: kvm_userspace_memory_region;
+  /** The memory slots as registered, one per RAM region (slot i for region i). */
+  slots: kvm_userspace_memory_region[];
   /** The vCPUs may use 1 GiB pages (pdpe1gb in KVM_GET_SUPPORTED_CPUID). */
   gbpages: boolean;
 }
@@ -114,15 +117,19 @@ export function kvmInit(sys: Syscalls, vcpus: number, td: Teardown): { kvmFd: nu
   return { kvmFd, vmFd };
 }
 
-/** kvm_set_user_memory_region() for slot 0 at GPA 0, then kvm_init_vcpu() for each vCPU. */
-export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number }, ram: RamBlock, vcpus: number, td: Teardown): KvmState {
-  const slot0: kvm_userspace_memory_region = { slot: 0, flags: 0, guest_phys_addr: 0, memory_size: ram.size, userspace_addr: ram.hva };
-  try {
-    sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, slot0);
-  } catch (e) {
-    throw new VmmError(`kvm_set_phys_mem: error registering slot: ${errnoOf(e).strerror}`);
+/** kvm_set_user_memory_region() for each RAM region (slot i), then kvm_init_vcpu() for each vCPU. */
+export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number }, ram: RamBlock, regions: readonly RamRegion[], vcpus: number, td: Teardown): KvmState {
+  const slots: kvm_userspace_memory_region[] = [];
+  for (const [i, r] of regions.entries()) {
+    const slot: kvm_userspace_memory_region = { slot: i, flags: 0, guest_phys_addr: r.gpa, memory_size: r.size, userspace_addr: ram.hva + r.offset };
+    try {
+      sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, slot);
+    } catch (e) {
+      throw new VmmError(`kvm_set_phys_mem: error registering slot: ${errnoOf(e).strerror}`);
+    }
+    td.push(() => sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, { ...slot, memory_size: 0 }));
+    slots.push(slot);
   }
-  td.push(() => sys.ioctl(fds.vmFd, KVM_SET_USER_MEMORY_REGION, { ...slot0, memory_size: 0 }));
   // kvm_init_vcpu maps this much of each vCPU fd; the model passes kvm_run to KVM_RUN instead (uapi/kvm.ts).
   const mmapSize = sys.ioctl(fds.kvmFd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (mmapSize <= 0) throw new VmmError('KVM_GET_VCPU_MMAP_SIZE failed');
@@ -149,15 +156,15 @@ export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number
     }
     kvmSetupMce(sys, fds.kvmFd, vcpuFds[id]!, cpuid);
   }
-  return { ...fds, vcpuFds, slot0, gbpages: cpuid_has_gbpages(cpuid) };
+  return { ...fds, vcpuFds, slots, gbpages: cpuid_has_gbpages(cpuid) };
 }
 
 /**
  * vfio_connect_container() + the memory listener's vfio_container_dma_map() of
- * guest RAM at IOVA 0. The model has no groups or devices: the container alone
- * gets the IOMMU and the mapping (pinning and IOMMU tables are what matter here).
+ * each RAM region at IOVA = GPA. The model has no groups or devices: the container
+ * alone gets the IOMMU and the mappings (pinning and IOMMU tables are what matter here).
  */
-export function vfioInit(sys: Syscalls, ram: RamBlock, td: Teardown): number {
+export function vfioInit(sys: Syscalls, ram: RamBlock, regions: readonly RamRegion[], td: Teardown): number {
   let fd: number;
   try {
     fd = sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC);
@@ -173,12 +180,14 @@ export function vfioInit(sys: Syscalls, ram: RamBlock, td: Teardown): number {
   } catch (e) {
     throw new VmmError(`failed to set iommu for container: ${errnoOf(e).strerror}`);
   }
-  const map = { argsz: VFIO_DMA_MAP_MINSZ, flags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr: ram.hva, iova: 0, size: ram.size };
-  try {
-    sys.ioctl(fd, VFIO_IOMMU_MAP_DMA, map);
-  } catch (e) {
-    const err = errnoOf(e);
-    throw new VmmError(`vfio_container_dma_map(0x0, 0x${ram.size.toString(16)}, 0x${ram.hva.toString(16)}) = -${err.errno} (${err.strerror})`);
+  for (const r of regions) {
+    const map = { argsz: VFIO_DMA_MAP_MINSZ, flags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr: ram.hva + r.offset, iova: r.gpa, size: r.size };
+    try {
+      sys.ioctl(fd, VFIO_IOMMU_MAP_DMA, map);
+    } catch (e) {
+      const err = errnoOf(e);
+      throw new VmmError(`vfio_container_dma_map(0x${r.gpa.toString(16)}, 0x${r.size.toString(16)}, 0x${map.vaddr.toString(16)}) = -${err.errno} (${err.strerror})`);
+    }
   }
   return fd;
 }

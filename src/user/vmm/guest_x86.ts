@@ -9,24 +9,40 @@
  * multiplied with SSE2 doubles as JS does), so on real KVM the checksum is the
  * model's for the same descriptor.
  *
- * Everything lives in page 0, because the program writes the first 8 bytes of
+ * Everything lives in page 0 (but the wide layout's PDPTs, below), because the program writes the first 8 bytes of
  * every page it touches (and the result at offset 48 of page 0), so any table
  * entry 0 or code at a page's start would be overwritten. Page 0 is used at
  * three levels at once, and the guest runs at a linear address where only
  * entries beyond the descriptor are walked:
  *
- *   GPA 0x000  descriptor (56 bytes; the checksum at 0x30)
+ *   GPA 0x000  descriptor (64 bytes; the checksum at 0x30, the hole at 0x38)
  *       0x040  PML4[8]   → page 0 (as the PDPT)          linear 8 << 39 = 4 TiB
- *       0x048  1G pages: PDPT[9 + k] = k GiB | PS         (k < 183: up to 183 GiB)
+ *       0x048  1G pages: PDPT[9 + k] = k GiB | PS         (k < 183: GPAs up to 183 GiB)
  *              2M pages: PDPT[9] → page 0 (as the PD);
- *       0x050            PD[10 + k] = k·2 MiB | PS        (k < 182: up to 364 MiB)
+ *       0x050            PD[10 + k] = k·2 MiB | PS        (k < 182: GPAs up to 364 MiB)
  *       0x600  GDT: kernel CS 0x08, DS 0x10, user DS 0x2b, user CS 0x33, TSS 0x40
  *       0x680  TSS (RSP0 = 0xf00)
  *       0x700  IDT: vector 13 (#GP) → gp_handler, kernel CS
  *       0x800  code, then its constants
  *       …0xf00 kernel stack, …0x1000 user stack (a few words each)
  *
- * so GPA g is at linear GUEST_BASE + g, contiguously. The entry point reads the
+ * so GPA g is at linear GUEST_BASE + g, contiguously.
+ *
+ * A guest whose GPAs reach past 183 GiB (1G leaves only) gets the wide layout:
+ * page 0 is the PML4 alone, PML4[8 + j] → PDPT page T_j at GPA (1 + j) × 4K, and
+ * T_j's entries 1..511 map GiB 511j … 511j + 510 (entry e: GiB 511j + e − 1).
+ * Entry 0 of every T_j is left empty: it is the first 8 bytes of a RAM page,
+ * which the program writes (its GPA) and reads (the checksum), so vmm stores
+ * the tables from byte 8 on and the program's data stays what the model sees.
+ * GPA g is then at linear 4 TiB + 1 GiB + g + ⌊g / 511 GiB⌋ GiB, which the code
+ * computes per access (⌊k / 511⌋ as k × 8405025 >> 32, exact for k < 2^23 GiB);
+ * 184 PML4 entries fit before the GDT, so the limit is 184 × 511 GiB.
+ *
+ * Only the leaves that hold guest RAM are present: the PCI hole of a guest split around it (vmm's
+ * pc_ram.ts: 3 GiB below 4 GiB, the rest from 4 GiB) has no entries, and the
+ * program skips it as the model does (the descriptor's hole fields, uapi/kvm.ts
+ * guest_page_gpa). The tables' limit is on the highest GPA, so a split guest
+ * needs 1G leaves (with 2M leaves page 0 maps 364 MiB). The entry point reads the
  * descriptor; when done it writes the checksum (flag) and does `out 0xf4, eax`
  * with the status (0 ok, 1 bad descriptor), and jumps back to the entry, which
  * reads the descriptor again, as the model does.
@@ -38,7 +54,7 @@
  * same KVM_EXIT_IO either way.
  */
 import { PAGE_SIZE } from '../../lib/size.ts';
-import { GUEST_EXIT_PORT, GUEST_PROGRAM_MAGIC, GUEST_PROGRAM_SIZE, GUEST_RESULT_OFFSET } from '../../uapi/kvm.ts';
+import { GUEST_EXIT_PORT, GUEST_HOLE_END_OFFSET, GUEST_HOLE_START_OFFSET, GUEST_PROGRAM_MAGIC, GUEST_PROGRAM_SIZE, GUEST_RESULT_OFFSET } from '../../uapi/kvm.ts';
 import {
   EFER_LMA,
   EFER_LME,
@@ -76,7 +92,7 @@ export const GUEST_GDT_OFFSET = 0x600;
 export const GUEST_TSS_OFFSET = 0x680;
 export const GUEST_IDT_OFFSET = 0x700;
 const GUEST_KSTACK_OFFSET = 0xf00;
-/** Guest memory the page tables can map with each leaf size. */
+/** The highest GPA (exclusive) the page tables can map with each leaf size. */
 export const GUEST_MAX_1G = Math.floor((GUEST_GDT_OFFSET - 8 * GUEST_PDPT_FIRST) / 8) * GiB;
 export const GUEST_MAX_2M = Math.floor((GUEST_GDT_OFFSET - 8 * GUEST_PD_FIRST) / 8) * MiB2;
 /** Selectors: Linux's __KERNEL_CS/__KERNEL_DS, __USER_DS/__USER_CS (RPL 3), GDT_ENTRY_TSS. */
@@ -105,7 +121,17 @@ export interface GuestImage {
   rip: number;
   /** Leaf size the guest's tables use. */
   leaf: '1G' | '2M';
+  /** The wide layout's PDPT pages: bytes to store at GPA `gpa` + 8 (after the entry the program owns). */
+  tables: { gpa: number; bytes: Uint8Array }[];
 }
+
+/** The wide layout (1G leaves past GUEST_MAX_1G): GPAs its PML4 entries in page 0 can reach. */
+export const GUEST_WIDE_PML4_FIRST = 8;
+export const GUEST_MAX_WIDE = Math.floor((GUEST_GDT_OFFSET - 8 * GUEST_WIDE_PML4_FIRST) / 8) * 511 * GiB;
+/** ⌈2^32 / 511⌉: k × this >> 32 = ⌊k / 511⌋ for every k below 2^23. */
+export const DIV511_MAGIC = 8405025;
+/** Linear address of GPA 0 in the wide layout: T_0's entry 1. */
+export const GUEST_WIDE_BASE = GUEST_WIDE_PML4_FIRST * 2 ** 39 + GiB;
 
 /** The linear address of GPA 0 for each leaf size. */
 export function guestBase(leaf: '1G' | '2M'): number {
@@ -154,7 +180,7 @@ function below(a: Asm): void {
  * r12 = accesses, r13 = access number, r14 = checksum, r15 = hot pages,
  * r8d..r11d = the sfc32 state a, b, c, d.
  */
-export function guestCode(base: number): Uint8Array {
+export function guestCode(base: number, wide = false): Uint8Array {
   const a = new Asm();
   a.label('entry');
   a.movabs(RSP, BigInt(base) + BigInt(PAGE_SIZE)); //      stack at the end of page 0
@@ -164,6 +190,9 @@ export function guestCode(base: number): Uint8Array {
   a.cmpMem({ base: RBX }, RAX).jcc('ne', 'bad'); //        magic "DMEMGST1"?
   a.load(RBP, { base: RBX, disp: 8 }, 32); //              pattern
   a.cmpImm8(RBP, 2, 32).jcc('a', 'bad'); //                seq, random or hot-cold
+  a.load(RAX, { base: RBX, disp: GUEST_HOLE_START_OFFSET }, 32);
+  a.load(RCX, { base: RBX, disp: GUEST_HOLE_END_OFFSET }, 32);
+  a.alu('cmp', RCX, RAX, 32).jcc('b', 'bad'); //           hole_end < hole_start
   a.load(RAX, { base: RBX, disp: 16 }); //                 start_gpa
   a.load(RCX, { base: RBX, disp: 24 }); //                 bytes
   a.alu('add', RCX, RAX); //                               end = start + bytes
@@ -209,11 +238,22 @@ export function guestCode(base: number): Uint8Array {
   a.alu('mov', RCX, R15);
   below(a); //                                             below(hot)
   a.label('have');
-  a.alu('add', RAX, RSI).shift('shl', RAX, 12); //         gpa = (first + page) × 4K
+  a.alu('add', RAX, RSI).shift('shl', RAX, 12); //         offset = (first + page) × 4K
+  a.load(RCX, { base: RBX, disp: GUEST_HOLE_START_OFFSET }, 32).shift('shl', RCX, 12);
+  a.alu('cmp', RAX, RCX).jcc('b', 'gpa'); //               below the hole: gpa = offset
+  a.load(RDX, { base: RBX, disp: GUEST_HOLE_END_OFFSET }, 32).shift('shl', RDX, 12);
+  a.alu('sub', RDX, RCX).alu('add', RAX, RDX); //          else gpa = offset + hole size
+  a.label('gpa');
+  // The linear offset of the gpa: the gpa itself, or in the wide layout rcx = gpa + a GiB per 511 GiB.
+  const at = wide ? RCX : RAX;
+  if (wide) {
+    a.alu('mov', RCX, RAX).shift('shr', RCX, 30).movabs(RDX, DIV511_MAGIC).imul(RCX, RDX);
+    a.shift('shr', RCX, 32).shift('shl', RCX, 30).alu('add', RCX, RAX);
+  }
   a.testByte({ base: RBX, disp: 12 }, 1).jcc('e', 'read'); // flags & write
-  a.store({ base: RBX, index: RAX }, RAX).jmp('next'); //  *(u64 *)gpa = gpa
+  a.store({ base: RBX, index: at }, RAX).jmp('next'); //  *(u64 *)gpa = gpa
   a.label('read');
-  a.xorLoad(R14, { base: RBX, index: RAX }); //            sum ^= *(u64 *)gpa
+  a.xorLoad(R14, { base: RBX, index: at }); //            sum ^= *(u64 *)gpa
   a.label('next');
   a.inc(R13).jmp('loop');
 
@@ -258,27 +298,56 @@ function gpHandlerOffset(code: Uint8Array): number {
   throw new Error('BUG: no #GP handler in the guest code');
 }
 
+/** A range of guest RAM in guest physical memory. */
+export interface GuestRamRange {
+  gpa: number;
+  size: number;
+}
+
 /**
  * The bytes for page 0 from GUEST_IMAGE_OFFSET: the page-table entries for
- * `ramSize` bytes of guest memory and the code. 1G leaves when the CPU has
- * them (KVM_GET_SUPPORTED_CPUID's pdpe1gb), else 2M; null when the guest is
- * too big for the tables page 0 can hold.
+ * guest RAM (`ram` bytes at GPA 0, or the given ranges) and the code. 1G
+ * leaves when the CPU has them (KVM_GET_SUPPORTED_CPUID's pdpe1gb), else 2M;
+ * a leaf is present when it overlaps a range. Null when the highest GPA is
+ * beyond what the tables page 0 can hold.
  */
-export function guestImage(ramSize: number, gbpages: boolean): GuestImage | null {
+export function guestImage(ram: number | readonly GuestRamRange[], gbpages: boolean): GuestImage | null {
   const leaf = gbpages ? '1G' : '2M';
-  if (ramSize > (gbpages ? GUEST_MAX_1G : GUEST_MAX_2M)) return null;
-  const base = guestBase(leaf);
-  const code = guestCode(base);
+  const ranges = typeof ram === 'number' ? [{ gpa: 0, size: ram }] : ram.filter((r) => r.size > 0);
+  const end = Math.max(0, ...ranges.map((r) => r.gpa + r.size));
+  const wide = gbpages && end > GUEST_MAX_1G;
+  if (end > (wide ? GUEST_MAX_WIDE : gbpages ? GUEST_MAX_1G : GUEST_MAX_2M)) return null;
+  const nTables = wide ? Math.ceil(Math.ceil(end / GiB) / 511) : 0;
+  // The PDPT pages must be guest RAM at GPA 4K … (1 + nTables) × 4K.
+  if (wide && !ranges.some((r) => r.gpa === 0 && r.size >= (1 + nTables) * PAGE_SIZE)) return null;
+  const base = wide ? GUEST_WIDE_BASE : guestBase(leaf);
+  const code = guestCode(base, wide);
   if (GUEST_CODE_OFFSET + code.length > PAGE_SIZE - 64) throw new Error('BUG: guest code overflows page 0');
   const img = new Uint8Array(GUEST_CODE_OFFSET + code.length - GUEST_IMAGE_OFFSET);
   const v = new DataView(img.buffer);
   const put = (gpaOff: number, value: number): void => v.setBigUint64(gpaOff - GUEST_IMAGE_OFFSET, BigInt(value), true);
-  put(8 * GUEST_PML4_INDEX, PTE); // → page 0 as the PDPT
-  if (gbpages) {
-    for (let k = 0; k * GiB < ramSize; k++) put(8 * (GUEST_PDPT_FIRST + k), k * GiB + (PTE | PTE_PS));
+  const tables: { gpa: number; bytes: Uint8Array }[] = [];
+  if (wide) {
+    for (let j = 0; j < nTables; j++) {
+      const gpa = (1 + j) * PAGE_SIZE;
+      put(8 * (GUEST_WIDE_PML4_FIRST + j), gpa + PTE); // → T_j
+      tables.push({ gpa, bytes: new Uint8Array(PAGE_SIZE - 8) });
+    }
+    for (const r of ranges) {
+      for (let k = Math.floor(r.gpa / GiB); k * GiB < r.gpa + r.size; k++) {
+        // T_j entry e = k − 511j + 1 at byte 8e of the page, byte 8e − 8 of the stored bytes.
+        const t = tables[Math.floor(k / 511)]!;
+        new DataView(t.bytes.buffer).setBigUint64(8 * (k % 511), BigInt(k * GiB + (PTE | PTE_PS)), true);
+      }
+    }
   } else {
-    put(8 * GUEST_PDPT_FIRST, PTE); // → page 0 as the PD
-    for (let k = 0; k * MiB2 < ramSize; k++) put(8 * (GUEST_PD_FIRST + k), k * MiB2 + (PTE | PTE_PS));
+    put(8 * GUEST_PML4_INDEX, PTE); // → page 0 as the PDPT
+    const step = gbpages ? GiB : MiB2;
+    const first = gbpages ? GUEST_PDPT_FIRST : GUEST_PD_FIRST;
+    if (!gbpages) put(8 * GUEST_PDPT_FIRST, PTE); // → page 0 as the PD
+    for (const r of ranges) {
+      for (let k = Math.floor(r.gpa / step); k * step < r.gpa + r.size; k++) put(8 * (first + k), k * step + (PTE | PTE_PS));
+    }
   }
   img.set(code, GUEST_CODE_OFFSET - GUEST_IMAGE_OFFSET);
   const put64 = (gpaOff: number, value: bigint): void => v.setBigUint64(gpaOff - GUEST_IMAGE_OFFSET, value, true);
@@ -296,7 +365,7 @@ export function guestImage(ramSize: number, gbpages: boolean): GuestImage | null
   put64(GUEST_IDT_OFFSET + 16 * X86_TRAP_GP, gate);
   put64(GUEST_IDT_OFFSET + 16 * X86_TRAP_GP + 8, h >> 32n);
   if (GUEST_IMAGE_OFFSET < GUEST_PROGRAM_SIZE) throw new Error('BUG: image overlaps the descriptor');
-  return { bytes: img, base, rip: base + GUEST_CODE_OFFSET, leaf };
+  return { bytes: img, base, rip: base + GUEST_CODE_OFFSET, leaf, tables };
 }
 
 /** A flat 4 GiB user segment (64-bit code when `code`). */

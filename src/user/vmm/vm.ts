@@ -31,6 +31,7 @@ import type { SigInfo, Syscalls } from '../../uapi/syscalls.ts';
 import { HOLD, writeStr } from '../program.ts';
 import { kvmInit, kvmMachineInit, vfioInit, type KvmState } from './accel.ts';
 import { hostMemoryBackendAlloc, type RamBlock } from './backend.ts';
+import { pcRamRegions, ramHole, ramOffsetToGpa, type RamRegion } from './pc_ram.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs, type GuestImage } from './guest_x86.ts';
 import { kvmMceInject } from './mce.ts';
 import { KvmStats } from './stats.ts';
@@ -43,6 +44,8 @@ interface Vm {
   sys: Syscalls;
   o: StartOptions;
   ram: RamBlock;
+  /** Guest RAM in guest physical memory (pc_ram.ts): below 4 GiB, and above it for large guests. */
+  regions: RamRegion[];
   kvm: KvmState;
   vfioFd: number;
   /** /sys/kernel/debug/kvm/PID-FD (its name is shown as kvm-stats). */
@@ -113,15 +116,16 @@ function secPageTablesKb(p4k: number, p2m: number, p1g: number): number {
   return (pt + pd + pdpt + 1) * (PAGE_SIZE / 1024);
 }
 
-/** `info`: configuration, the memory slot, and KVM's statistics for the VM. */
+/** `info`: configuration, the memory slots (slot1.* only for RAM above 4 GiB), and KVM's statistics for the VM. */
 function qmpInfo(vm: Vm): Record<string, unknown> {
-  const s = vm.kvm.slot0;
   const r: Record<string, unknown> = { name: vm.o.name, pid: vm.sys.getpid(), status: vm.status };
   for (const [k, v] of configLines(vm.o, vm.ram)) r[k] = v;
-  r['slot0.gpa'] = `0x${s.guest_phys_addr.toString(16)}`;
-  r['slot0.size'] = `0x${s.memory_size.toString(16)}`;
-  r['slot0.hva'] = `0x${s.userspace_addr.toString(16)}`;
-  r['slot0.flags'] = `0x${s.flags.toString(16)}`;
+  for (const s of vm.kvm.slots) {
+    r[`slot${s.slot}.gpa`] = `0x${s.guest_phys_addr.toString(16)}`;
+    r[`slot${s.slot}.size`] = `0x${s.memory_size.toString(16)}`;
+    r[`slot${s.slot}.hva`] = `0x${s.userspace_addr.toString(16)}`;
+    r[`slot${s.slot}.flags`] = `0x${s.flags.toString(16)}`;
+  }
   r['kvm-stats'] = vm.statsDir.slice(vm.statsDir.lastIndexOf('/') + 1);
   const all = vm.stats.all();
   for (const k of ['pages_4k', 'pages_2m', 'pages_1g', 'pf_taken', 'pf_fixed', 'pf_fast', 'pf_spurious', 'mmu_shadow_zapped', 'exits', 'io_exits', 'mmio_exits']) r[k] = all.get(k) ?? 0;
@@ -138,7 +142,8 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   const write = args.write === true;
   const pattern = PATTERN_CODES[args.pattern as PatternName];
   const npages = Math.ceil(bytes / PAGE_SIZE);
-  if (!vm.image) return { error: { class: 'GenericError', desc: `guest memory 0x${ram.size.toString(16)} is too large for the guest's page tables without 1 GiB pages` } };
+  if (!vm.image) return { error: { class: 'GenericError', desc: `guest memory 0x${ram.size.toString(16)} is too large for the guest's page tables${vm.kvm.gbpages ? '' : ' without 1 GiB pages'}` } };
+  const hole = ramHole(vm.regions);
   const before = { taken: stat(vm, 'pf_taken'), fixed: stat(vm, 'pf_fixed') };
   sys.store(ram.hva, encode_guest_program({
     pattern,
@@ -148,9 +153,13 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
     seed: typeof args.seed === 'number' ? args.seed : 1,
     hot_percent: HOT_PERCENT,
     iterations: 1,
+    hole_start: hole.start,
+    hole_end: hole.end,
   }));
   // The guest: its page tables and code after the descriptor, started in long mode at its entry.
   sys.store(ram.hva + GUEST_IMAGE_OFFSET, vm.image.bytes);
+  // The wide layout's PDPT pages (in the RAM below the hole): their first 8 bytes are the program's.
+  for (const t of vm.image.tables) sys.store(ram.hva + t.gpa + 8, t.bytes);
   sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_SREGS, guestSregs(vm.resetSregs, vm.image));
   sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_REGS, guestRegs(vm.image));
   const run = vm.run;
@@ -241,8 +250,8 @@ function onSigbus(vm: Vm, code: number, at: number): void {
   if (code !== BUS_MCEERR_AO && code !== BUS_MCEERR_AR) {
     writeStr(sys, 2, `vmm: Bus error at addr ${addr}\n`);
     sys.exit(1);
-  } else if (at >= ram.hva && at < ram.hva + ram.size) {
-    const gpa = at - ram.hva;
+  } else if (at >= ram.hva && at < ram.hva + ram.size && ramOffsetToGpa(vm.regions, at - ram.hva) >= 0) {
+    const gpa = ramOffsetToGpa(vm.regions, at - ram.hva);
     kvmMceInject(sys, vm.kvm.vcpuFds[0]!, gpa, code);
     const what = `Guest MCE Memory Error at QEMU addr ${addr} and GUEST addr 0x${gpa.toString(16)} of type ${type} injected`;
     writeStr(sys, 2, code === BUS_MCEERR_AR ? `vmm: ${what}\n` : `vmm: warning: ${what}\n`);
@@ -284,13 +293,14 @@ export function vmmStart(sys: Syscalls, o: StartOptions): number | typeof HOLD {
     writeText(sys, vmPath(o.name, 'pid'), `${sys.getpid()}\n`);
     const fds = kvmInit(sys, o.vcpus, td);
     const ram = hostMemoryBackendAlloc(sys, o, td);
-    const kvm = kvmMachineInit(sys, fds, ram, o.vcpus, td);
-    const vfioFd = o.vfio ? vfioInit(sys, ram, td) : -1;
+    const regions = pcRamRegions(ram.size);
+    const kvm = kvmMachineInit(sys, fds, ram, regions, o.vcpus, td);
+    const vfioFd = o.vfio ? vfioInit(sys, ram, regions, td) : -1;
     const stats = new KvmStats(sys, kvm.vmFd, kvm.vcpuFds, td);
     const resetSregs = {} as kvm_sregs;
     sys.ioctl(kvm.vcpuFds[0]!, KVM_GET_SREGS, resetSregs);
-    const image = guestImage(ram.size, kvm.gbpages);
-    vm = { sys, o, ram, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, stats, image, resetSregs, run: new_kvm_run(), status: 'running' };
+    const image = guestImage(regions, kvm.gbpages);
+    vm = { sys, o, ram, regions, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, stats, image, resetSregs, run: new_kvm_run(), status: 'running' };
     writeText(sys, vmPath(o.name, 'config'), configLines(o, ram).map(([k, v]) => `${k}=${v}\n`).join(''));
     sys.sigaction(SIGUSR1, monitorHandler(vm));
     sys.sigaction(SIGTERM, shutdownHandler(vm));
