@@ -160,6 +160,15 @@ export class LinuxSession {
     return got;
   }
 
+  /** Give back `count` pages reserveHugepages added (the user-space dmemfs at umount). */
+  unreserveHugepages(size: number, count: number): void {
+    if (count <= 0) return;
+    const path = `/sys/kernel/mm/hugepages/hugepages-${size / 1024}kB/nr_hugepages`;
+    writeText(path, String(Math.max(0, Number(readText(path).trim()) - count)));
+    this.added.set(path, (this.added.get(path) ?? 0) - count);
+    this.watchdog(`add ${path} ${-count}`);
+  }
+
   /** Note a mount the session made (undone at release). */
   noteMount(dir: string): void {
     this.watchdog(`umount ${dir}`);

@@ -33,6 +33,7 @@ import * as libc from './libc.ts';
 import { AddressSpace, hugetlbPageSize } from './memory.ts';
 import { PSEUDO_PID_BASE, readHugetlbInfo, type LinuxSession } from './session.ts';
 import { decodeDirents, decodeStat, decodeStatfs } from './structs.ts';
+import { DmemfsFile, dmemfsAt, dmemfsMmap, dmemfsMapped, dmemfsMount, dmemfsOpen, dmemfsProcMounts, dmemfsRegistry, dmemfsUmount, dmemfsUnmap } from './dmemfs/index.ts';
 
 /** HUGETLBFS_MAGIC (include/uapi/linux/magic.h). */
 const HUGETLBFS_MAGIC = 0x958458f6;
@@ -99,6 +100,17 @@ export class LinuxSyscalls implements Syscalls {
     return resolvePath(this.cwd, p);
   }
 
+  /** The user-space dmemfs (src/linux/dmemfs) holding a path, or null. */
+  private dm(abs: string): ReturnType<typeof dmemfsAt> {
+    return dmemfsAt(this.session, abs);
+  }
+
+  /** The user-space dmemfs file behind fd, or null. */
+  private dmf(fd: number): DmemfsFile | null {
+    const f = this.fget(fd);
+    return f instanceof DmemfsFile ? f : null;
+  }
+
   /** The open file behind fd, or EBADF. */
   fget(fd: number): LFile {
     const f = Number.isInteger(fd) && fd >= 0 ? this.fds[fd] : undefined;
@@ -138,6 +150,10 @@ export class LinuxSyscalls implements Syscalls {
     // /proc/PSEUDO-PID/{stat,cmdline}: a pseudo-process has no /proc entry of its own (vmm's processAlive reads them).
     const pp = /^\/proc\/(\d+)\/(stat|cmdline)$/.exec(abs);
     if (pp && Number(pp[1]) > PSEUDO_PID_BASE) return this.fdInstall(new TextFile(this.pseudoProc(Number(pp[1]), pp[2] as 'stat' | 'cmdline')));
+    const d = this.dm(abs);
+    if (d) return this.fdInstall(dmemfsOpen(d.fs, d.rel, flags, mode));
+    const mounts = /^\/proc\/(self\/)?mounts$/.test(abs) ? dmemfsProcMounts(this.session) : null;
+    if (mounts !== null) return this.fdInstall(new TextFile(mounts));
     return this.fdInstall(new RealFile(libc.open(abs, flags | O_CLOEXEC, mode)));
   }
 
@@ -169,13 +185,18 @@ export class LinuxSyscalls implements Syscalls {
     return this.fget(fd).write(typeof data === 'string' ? new TextEncoder().encode(data) : data);
   }
   pread(fd: number, count: number, offset: number): Uint8Array {
+    const df = this.dmf(fd);
+    if (df) return df.pread(count, offset);
     return libc.pread(this.realFd(fd, 'pread'), count, offset);
   }
   pwrite(fd: number, data: Uint8Array | string, offset: number): number {
+    const df = this.dmf(fd);
+    if (df) return df.pwrite(typeof data === 'string' ? new TextEncoder().encode(data) : data, offset);
     return libc.pwrite(this.realFd(fd, 'pwrite'), data, offset);
   }
   lseek(fd: number, offset: number, whence: number): number {
     const f = this.fget(fd);
+    if (f instanceof DmemfsFile) return f.lseek(offset, whence);
     if (!(f instanceof RealFile)) throw new Errno('ESPIPE');
     return libc.lseek(f.fd, offset, whence);
   }
@@ -203,18 +224,28 @@ export class LinuxSyscalls implements Syscalls {
     }
   }
   ftruncate(fd: number, length: number): void {
+    const df = this.dmf(fd);
+    if (df) return df.ftruncate(length);
     libc.ftruncate(this.realFd(fd, 'ftruncate'), length);
   }
   truncate(path: string, length: number): void {
+    const d = this.dm(this.path(path));
+    if (d) return d.fs.truncate(d.fs.lookup(d.rel), length);
     libc.truncate(this.path(path), length);
   }
   fallocate(fd: number, mode: number, offset: number, length: number): void {
+    const df = this.dmf(fd);
+    if (df) return df.fallocate(mode, offset, length);
     libc.fallocate(this.realFd(fd, 'fallocate'), mode, offset, length);
   }
   stat(path: string): Stat {
+    const d = this.dm(this.path(path));
+    if (d) return d.fs.stat(d.fs.lookup(d.rel));
     return decodeStat(libc.statRaw('stat', this.path(path)));
   }
   lstat(path: string): Stat {
+    const d = this.dm(this.path(path));
+    if (d) return d.fs.stat(d.fs.lookup(d.rel));
     return decodeStat(libc.statRaw('lstat', this.path(path)));
   }
   readlink(path: string): string {
@@ -225,24 +256,41 @@ export class LinuxSyscalls implements Syscalls {
     return f instanceof RealFile ? decodeStat(libc.fstatRaw(f.fd)) : f.stat();
   }
   statfs(path: string): Statfs {
+    const d = this.dm(this.path(path));
+    if (d) return (d.fs.lookup(d.rel), d.fs.statfs());
     return decodeStatfs(libc.statfsRaw(this.path(path)));
   }
   fstatfs(fd: number): Statfs {
+    const df = this.dmf(fd);
+    if (df) return df.fs.statfs();
     return decodeStatfs(libc.fstatfsRaw(this.realFd(fd, 'fstatfs')));
   }
   mkdir(path: string, mode: number): void {
+    const d = this.dm(this.path(path));
+    if (d) return void d.fs.create(d.rel, 0o040000 | (mode & 0o7777));
     libc.mkdir(this.path(path), mode);
   }
   rmdir(path: string): void {
+    const d = this.dm(this.path(path));
+    if (d) return d.fs.remove(d.rel, true);
     libc.rmdir(this.path(path));
   }
   unlink(path: string): void {
+    const d = this.dm(this.path(path));
+    if (d) return d.fs.remove(d.rel, false);
     libc.unlink(this.path(path));
   }
   rename(oldpath: string, newpath: string): void {
+    const [a, b] = [this.dm(this.path(oldpath)), this.dm(this.path(newpath))];
+    if (a || b) {
+      if (!a || !b || a.fs !== b.fs) throw new Errno('EXDEV');
+      return a.fs.rename(a.rel, b.rel);
+    }
     libc.rename(this.path(oldpath), this.path(newpath));
   }
   getdents(fd: number): Dirent[] {
+    const df = this.dmf(fd);
+    if (df) return df.getdents();
     const real = this.realFd(fd, 'getdents');
     const buf = Buffer.alloc(32768);
     const out: Dirent[] = [];
@@ -261,13 +309,14 @@ export class LinuxSyscalls implements Syscalls {
     return this.cwd;
   }
   mount(source: string, target: string, fstype: string, flags: number, data: string): void {
-    if (fstype === 'dmemfs') throw new Errno('ENODEV', 'the user-space dmemfs is not implemented yet under --linux');
     const dir = this.path(target);
+    if (fstype === 'dmemfs') return dmemfsMount(this.session, source, dir, data, (s) => void this.fds[2]?.write(new TextEncoder().encode(s)));
     libc.mount(source, dir, fstype, flags, data);
     this.session.noteMount(dir);
   }
   umount2(target: string, flags: number): void {
     const dir = this.path(target);
+    if (dmemfsUmount(this.session, dir, flags)) return;
     libc.umount2(dir, flags);
     this.session.noteUmount(dir);
   }
@@ -294,6 +343,7 @@ export class LinuxSyscalls implements Syscalls {
     let pageSize = PAGE;
     if (!(flags & MAP_ANONYMOUS)) {
       const f = this.fget(fd);
+      if (f instanceof DmemfsFile) return dmemfsMmap(f, this.space, dmemfsRegistry(this.session).maps, addr, length, prot, flags, offset);
       if (!(f instanceof RealFile)) throw new Errno('ENODEV');
       real = f.fd;
     }
@@ -306,6 +356,7 @@ export class LinuxSyscalls implements Syscalls {
       if (sfs.type === HUGETLBFS_MAGIC) pageSize = sfs.bsize;
     }
     const end = a + Math.ceil(length / pageSize) * pageSize;
+    if (flags & MAP_FIXED) dmemfsUnmap(this.session, this.space, a, end);
     this.space.insert({ start: a, end, prot, pageSize });
     if (this.policy) libc.mbind(a, end - a, this.policy.mode, this.policy.nodes, 0);
     return a;
@@ -313,7 +364,10 @@ export class LinuxSyscalls implements Syscalls {
   munmap(addr: number, length: number): void {
     this.session.access.invalidate();
     if (addr % PAGE !== 0 || !(length > 0)) throw new Errno('EINVAL');
-    for (const [s, e] of this.space.remove(addr, addr + Math.ceil(length / PAGE) * PAGE)) libc.munmap(s, e - s);
+    for (const [s, e] of this.space.remove(addr, addr + Math.ceil(length / PAGE) * PAGE)) {
+      libc.munmap(s, e - s);
+      dmemfsUnmap(this.session, this.space, s, e);
+    }
   }
   private own(addr: number, length: number, err: 'ENOMEM' | 'EFAULT'): number {
     if (addr % PAGE !== 0) throw new Errno('EINVAL');
@@ -330,6 +384,7 @@ export class LinuxSyscalls implements Syscalls {
   mremap(oldAddr: number, oldSize: number, newSize: number, flags: number, newAddr = 0): number {
     this.session.access.invalidate();
     this.own(oldAddr, oldSize, 'EFAULT');
+    if (dmemfsMapped(this.session, this.space, oldAddr, oldAddr + oldSize)) throw new Errno('EINVAL', 'dmemfs mappings cannot be moved or resized');
     if (flags & MREMAP_FIXED && !this.space.covers(newAddr, newAddr + newSize)) throw new Errno('EINVAL', 'MREMAP_FIXED onto memory this session did not map');
     const m = this.space.lookup(oldAddr)!;
     const a = libc.mremap(oldAddr, oldSize, newSize, flags, newAddr);
@@ -375,7 +430,10 @@ export class LinuxSyscalls implements Syscalls {
     this.do_exit((status & 0xff) << 8);
   }
   private unmapAll(): void {
-    for (const [s, e] of this.space.remove(0, Number.MAX_SAFE_INTEGER)) libc.munmap(s, e - s);
+    for (const [s, e] of this.space.remove(0, Number.MAX_SAFE_INTEGER)) {
+      libc.munmap(s, e - s);
+      dmemfsUnmap(this.session, this.space, s, e);
+    }
   }
   /** The pseudo-process ends: its mappings are unmapped and its files put, as do_exit does. */
   do_exit(waitStatus: number): void {

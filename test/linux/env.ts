@@ -29,3 +29,41 @@ export function noHugetlb(): string | null {
   if (!h.sizes.includes(2 * 1024 * 1024)) return note('hugetlb', 'the kernel has no 2M hugetlb pool');
   return null;
 }
+
+/**
+ * Hold the host's hugetlb pool for the duration of `fn`, across test files (vitest runs files
+ * in parallel processes): tests that size the pool and then check it is put back take this
+ * lock, so another file's changes do not land between their before and after. A lock left
+ * by a dead process is taken over.
+ */
+export async function withHugetlbLock<T>(fn: () => T | Promise<T>): Promise<T> {
+  const { mkdirSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const dir = '/tmp/dmemfs-test-hugetlb.lock';
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(`${dir}/pid`, String(process.pid));
+      break;
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(`${dir}/pid`, 'utf8'));
+      } catch {
+        // being created or removed right now
+      }
+      let alive = true;
+      try {
+        if (owner) process.kill(owner, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive || i > 1200) rmSync(dir, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

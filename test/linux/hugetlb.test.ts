@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { runSh } from '../../src/cli/main.ts';
-import { noHugetlb } from './env.ts';
+import { noHugetlb, withHugetlbLock } from './env.ts';
 
 const reason = noHugetlb();
 const NR = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages';
@@ -16,7 +16,7 @@ describe.skipIf(reason !== null)(`hugetlb under --linux${reason ? ` (skipped: ${
   const { LinuxSyscalls } = await import('../../src/linux/syscalls.ts');
   const { MAP_ANONYMOUS, MAP_HUGETLB, MAP_HUGE_2MB, MAP_PRIVATE, PROT_READ, PROT_WRITE } = await import('../../src/uapi/mman.ts');
 
-  it('reserves pages for the session, faults at 2M, restores the pool', () => {
+  it('reserves pages for the session, faults at 2M, restores the pool', () => withHugetlbLock(() => {
     const before = readFileSync(NR, 'utf8');
     const session = new LinuxSession();
     try {
@@ -33,9 +33,9 @@ describe.skipIf(reason !== null)(`hugetlb under --linux${reason ? ` (skipped: ${
       session.release();
     }
     expect(readFileSync(NR, 'utf8')).toBe(before);
-  });
+  }));
 
-  it('sh --linux --hugepages: memtouch on hugetlbfs, pool and mount given back', () => {
+  it('sh --linux --hugepages: memtouch on hugetlbfs, pool and mount given back', () => withHugetlbLock(() => {
     const before = readFileSync(NR, 'utf8');
     const dir = `/tmp/dmemfs-linux-htlb-${process.pid}`;
     let out = '';
@@ -48,5 +48,5 @@ describe.skipIf(reason !== null)(`hugetlb under --linux${reason ? ` (skipped: ${
     expect(readFileSync(NR, 'utf8')).toBe(before);
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(dir);
     runSh(['--linux'], { stdout: () => {}, stderr: () => {}, script: `rmdir ${dir}\n` });
-  });
+  }));
 });
