@@ -2,6 +2,7 @@
  * The `dmemfs` command line: boots a simulated host and drives it.
  *   dmemfs sh [--mem SIZE] [--nodes N] [--cpus N] [--machine FILE] [--cmdline "STRING"] [SCRIPT]
  *   dmemfs compare [SCENARIO.yaml] [--json] [--html FILE] [--backends id,id] [--seed N]
+ *   dmemfs verify [--json] [--case NAME]
  */
 import { readFileSync } from 'node:fs';
 import { parseSize } from '../lib/size.ts';
@@ -11,6 +12,7 @@ import { runShell } from '../user/sh/index.ts';
 import { readStdinLines } from './stdin.ts';
 import { parseCompareArgs, processIo, runCompare } from './compare.ts';
 import { linuxUnavailable, runShLinux } from './sh_linux.ts';
+import { parseVerifyArgs, runVerify } from './verify.ts';
 
 const HELP = `usage: dmemfs <command> [options]
 
@@ -26,6 +28,10 @@ commands:
   compare [SCENARIO.yaml] [--json] [--html FILE] [--backends id,id] [--seed N]
         Boot one host per memory backend, run the scenario's fleet on each and
         compare what each cost (default scenario: examples/default.yaml).
+  verify [--json] [--case NAME]
+        Run scripted cases (KVM pages by level, HugePages_* counters, memtouch
+        faults) on a model host shaped like this machine and on this machine's
+        kernel; print each figure side by side with a verdict.
   help  Show this text.
 
 Sizes take K, M, G, T suffixes (powers of 1024). Defaults: --mem 64G --nodes 1 --cpus 4.
@@ -166,6 +172,8 @@ export async function main(argv: string[]): Promise<number> {
         return sh(rest);
       case 'compare':
         return runCompare(parseCompareArgs(rest, (m) => new UsageError(m)), processIo);
+      case 'verify':
+        return runVerify(parseVerifyArgs(rest, (m) => new UsageError(m)), processIo);
       case undefined:
       case 'help':
       case '--help':
