@@ -6,45 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../src/lib/size.ts';
-import type { Host } from '../../src/kernel/host.ts';
-import type { Task } from '../../src/kernel/process.ts';
 import { pte_pfn } from '../../src/kernel/mm/pgtable.ts';
-import { runShell } from '../../src/user/sh/index.ts';
-import { boot, meminfo, readFile } from '../kernel/helpers.ts';
+import { meminfo, readFile } from '../kernel/helpers.ts';
+import { info, session, vmTask, type Session } from './vmm_session.ts';
 
-interface Session {
-  host: Host;
-  task: Task;
-  /** Run a script; its status and what it printed. */
-  sh(script: string): { status: number; out: string; err: string };
-}
-
-function session(opts: { mem?: number; nodes?: number; cmdline?: string } = {}): Session {
-  const { host, task, out, err } = boot({ mem: opts.mem ?? 8 * GiB, nodes: opts.nodes ?? 1, cmdline: opts.cmdline ?? '' });
-  return {
-    host,
-    task,
-    sh(script) {
-      out.length = 0;
-      err.length = 0;
-      const status = runShell(task, { script });
-      return { status, out: out.join(''), err: err.join('') };
-    },
-  };
-}
-
-/** `vmm info NAME` as a map. */
-function info(s: Session, name: string): Map<string, string> {
-  const r = s.sh(`vmm info ${name}`);
-  expect(r.err).toBe('');
-  return new Map(r.out.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
-}
-
-/** The VM's task (the process `vmm start` became). */
-function vmTask(s: Session, name: string): Task {
-  const pid = Number(readFile(s.task, `/run/vmm/${name}/pid`).trim());
-  return s.host.tasks.get(pid)!;
-}
 
 /** Nothing of a failed or stopped VM is left: no directory, no VM in KVM, no guest memory. */
 function expectNothingLeft(s: Session, name: string): void {

@@ -6,45 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../src/lib/size.ts';
-import type { Host } from '../../src/kernel/host.ts';
-import type { Task } from '../../src/kernel/process.ts';
-import { runShell } from '../../src/user/sh/index.ts';
 import { devMajorMinor, getFileSize, memfdFlags } from '../../src/user/vmm/hostmem_fd.ts';
 import { UsageError, objectString, parseStart } from '../../src/user/vmm/options.ts';
 import { VmmError } from '../../src/user/vmm/teardown.ts';
-import { boot, meminfo, readFile } from '../kernel/helpers.ts';
+import { meminfo, readFile } from '../kernel/helpers.ts';
+import { info, session as vmmSession, vmPid, type Session } from './vmm_session.ts';
 
 const HUGE = 'hugepagesz=2M hugepages=1024 hugepagesz=1G hugepages=3';
 const DAX = 'efi_fake_mem=4G@0x400000000:0x40000';
 
-interface Session {
-  host: Host;
-  task: Task;
-  sh(script: string): { status: number; out: string; err: string };
-}
-
 function session(cmdline: string): Session {
-  const { host, task, out, err } = boot({ mem: 32 * GiB, nodes: 1, cmdline });
-  return {
-    host,
-    task,
-    sh(script) {
-      out.length = 0;
-      err.length = 0;
-      const status = runShell(task, { script });
-      return { status, out: out.join(''), err: err.join('') };
-    },
-  };
-}
-
-function info(s: Session, name: string): Map<string, string> {
-  const r = s.sh(`vmm info ${name}`);
-  expect(r.err).toBe('');
-  return new Map(r.out.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
-}
-
-function vmPid(s: Session, name: string): number {
-  return Number(readFile(s.task, `/run/vmm/${name}/pid`).trim());
+  return vmmSession({ mem: 32 * GiB, cmdline });
 }
 
 /** A hugetlb pool's free and reserved counts from sysfs. */

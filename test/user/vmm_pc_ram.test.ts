@@ -9,15 +9,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../src/lib/size.ts';
-import type { Host } from '../../src/kernel/host.ts';
 import type { Task } from '../../src/kernel/process.ts';
 import { VfioContainer, vfio_container_of } from '../../src/kernel/vfio/index.ts';
 import { pte_pfn } from '../../src/kernel/mm/pgtable.ts';
 import { GUEST_PROGRAM_MAGIC, GUEST_PROGRAM_SIZE, decode_guest_program, encode_guest_program, guest_page_gpa } from '../../src/uapi/kvm.ts';
-import { runShell } from '../../src/user/sh/index.ts';
 import { pcRamRegions, pcRamSplit, ramHole, ramOffsetToGpa } from '../../src/user/vmm/pc_ram.ts';
 import { DIV511_MAGIC, GUEST_IMAGE_OFFSET, GUEST_MAX_WIDE, GUEST_PD_FIRST, GUEST_PDPT_FIRST, GUEST_WIDE_BASE, guestCode, guestImage, type GuestImage } from '../../src/user/vmm/guest_x86.ts';
+import { runShell } from '../../src/user/sh/index.ts';
 import { boot, readFile } from '../kernel/helpers.ts';
+import { info, session as vmmSession, vmTask, type Session } from './vmm_session.ts';
 
 const P = 4096;
 
@@ -150,34 +150,8 @@ describe('guestImage: the wide layout (1G leaves, GPAs past 183 GiB)', () => {
   });
 });
 
-interface Session {
-  host: Host;
-  task: Task;
-  sh(script: string): { status: number; out: string; err: string };
-}
-
 function session(): Session {
-  const { host, task, out, err } = boot({ mem: 16 * GiB, nodes: 1 });
-  return {
-    host,
-    task,
-    sh(script) {
-      out.length = 0;
-      err.length = 0;
-      const status = runShell(task, { script });
-      return { status, out: out.join(''), err: err.join('') };
-    },
-  };
-}
-
-function info(s: Session, name: string): Map<string, string> {
-  const r = s.sh(`vmm info ${name}`);
-  expect(r.err).toBe('');
-  return new Map(r.out.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
-}
-
-function vmTask(s: Session, name: string): Task {
-  return s.host.tasks.get(Number(readFile(s.task, `/run/vmm/${name}/pid`).trim()))!;
+  return vmmSession({ mem: 16 * GiB });
 }
 
 /** The VM's VFIO container (the one fd that is /dev/vfio/vfio). */
