@@ -77,6 +77,7 @@ const PROTOS = [
   'intptr_t process_vm_writev(int pid, const uint8_t *local, unsigned long liovcnt, const uint8_t *remote, unsigned long riovcnt, unsigned long flags)',
   'intptr_t memcpy_out(_Out_ uint8_t *dst, intptr_t src, size_t n)',
   'intptr_t memcpy_in(intptr_t dst, const uint8_t *src, size_t n)',
+  'intptr_t memset(intptr_t s, int c, size_t n)',
   'int getpid()',
   'int getppid()',
   'int kill(int pid, int sig)',
@@ -332,6 +333,10 @@ export function peek(addr: number, length: number): Uint8Array {
 /** Copy bytes to an address we own (and know to be mapped and writable). */
 export function poke(addr: number, data: Uint8Array): void {
   bind().f.memcpy_in!(addr, data, data.length);
+}
+/** memset(3) over an address range we own (and know to be mapped and writable). */
+export function fill(addr: number, c: number, length: number): void {
+  bind().f.memset!(addr, c, length);
 }
 
 // ---- processes and time ----

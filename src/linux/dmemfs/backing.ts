@@ -38,7 +38,6 @@ export class DmemBacking {
   /** Node's own shared mapping of the whole pool (read/write/zeroing). */
   readonly base: number;
   private released = false;
-  private static zeros: Uint8Array | null = null;
 
   private constructor(
     readonly fd: number,
@@ -93,12 +92,8 @@ export class DmemBacking {
 
   /** Zero [off, off + len) of the pool (every dpage is zeroed as it enters a file). */
   zero(off: number, len: number): void {
-    const z = (DmemBacking.zeros ??= new Uint8Array(1 << 21));
-    for (let done = 0; done < len; ) {
-      const n = Math.min(z.length, len - done);
-      libc.poke(this.base + off + done, z.subarray(0, n));
-      done += n;
-    }
+    // memset, not a copy from a zero buffer: about twice the bandwidth (bench/linux.bench.ts).
+    libc.fill(this.base + off, 0, len);
   }
 
   /** Bytes at pool offset `off`. */
