@@ -5,6 +5,7 @@
  * This class is the model's implementation of the user programs' Syscalls.
  */
 import { Errno } from '../lib/errno.ts';
+import { NR_OPEN_DEFAULT, fd_install } from '../lib/fdtable.ts';
 import { PAGE_SIZE, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
 import { MAP_ANONYMOUS, MAP_HUGETLB } from '../uapi/mman.ts';
@@ -28,9 +29,6 @@ export type TaskState = 'R' | 'S' | 'Z';
 
 /** HUGETLBFS_MAGIC (include/uapi/linux/magic.h). */
 const HUGETLBFS_MAGIC = 0x958458f6;
-
-/** RLIMIT_NOFILE's default soft limit. */
-export const NR_OPEN_DEFAULT = 1024;
 
 /** One process (a single-threaded task with its own mm). */
 export class Task implements Syscalls {
@@ -77,14 +75,7 @@ export class Task implements Syscalls {
 
   /** Install a file at the lowest free descriptor (fd_install); EMFILE when full. */
   fdInstall(file: File): number {
-    let fd = this.fds.indexOf(null);
-    if (fd < 0) fd = this.fds.length;
-    if (fd >= NR_OPEN_DEFAULT) {
-      file.fput();
-      throw new Errno('EMFILE');
-    }
-    this.fds[fd] = file;
-    return fd;
+    return fd_install(this.fds, file);
   }
 
   getpid(): number {

@@ -21,6 +21,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { Errno } from '../lib/errno.ts';
+import { NR_OPEN_DEFAULT, fd_install } from '../lib/fdtable.ts';
 import { O_CLOEXEC, S_ISDIR, type Dirent, type Stat, type Statfs } from '../uapi/fcntl.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MREMAP_FIXED } from '../uapi/mman.ts';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGURG, SIGWINCH, Signal } from '../uapi/signal.ts';
@@ -39,7 +40,6 @@ import { DmemfsFile, dmemfsAt, dmemfsMmap, dmemfsMapped, dmemfsMount, dmemfsOpen
 const HUGETLBFS_MAGIC = 0x958458f6;
 const MFD_CLOEXEC = 1;
 const PAGE = 4096;
-const NR_OPEN_DEFAULT = 1024;
 /** Signals whose default action is to ignore (kernel/signal.c SIG_KERNEL_IGNORE_MASK) or stop. */
 const SIG_DEFAULT_IGNORE = new Set([SIGCHLD, SIGURG, SIGWINCH, SIGCONT, SIGSTOP, 20, 21, 22]);
 
@@ -125,14 +125,7 @@ export class LinuxSyscalls implements Syscalls {
 
   /** Install a file at the lowest free descriptor. */
   fdInstall(file: LFile): number {
-    let fd = this.fds.indexOf(null);
-    if (fd < 0) fd = this.fds.length;
-    if (fd >= NR_OPEN_DEFAULT) {
-      file.fput();
-      throw new Errno('EMFILE');
-    }
-    this.fds[fd] = file;
-    return fd;
+    return fd_install(this.fds, file);
   }
 
   getpid(): number {

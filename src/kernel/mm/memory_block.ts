@@ -9,6 +9,26 @@
 import { Errno, errnoName, type ErrnoName } from '../../lib/errno.ts';
 import type { Zone } from './mmzone.ts';
 import { PAGES_PER_SECTION } from './mem_section.ts';
+import { GiB, MiB } from '../../lib/size.ts';
+
+/** MIN_MEMORY_BLOCK_SIZE: one section. */
+export const MIN_MEMORY_BLOCK_SIZE = 128 * MiB;
+/** arch/x86/mm/init_64.c MAX_BLOCK_SIZE. */
+const MAX_BLOCK_SIZE = 2 * GiB;
+/** Boot memory end from which x86-64 considers large blocks. */
+const MEM_SIZE_FOR_LARGE_BLOCK = 64 * GiB;
+/**
+ * probe_memory_block_size() (x86-64): 128 MiB below 64 GiB of boot memory end;
+ * 2 GiB on bare metal above it; under a hypervisor the largest size dividing
+ * the end of boot memory.
+ */
+export function probe_memory_block_size(boot_mem_end: number, hypervisor = false): number {
+  if (boot_mem_end < MEM_SIZE_FOR_LARGE_BLOCK) return MIN_MEMORY_BLOCK_SIZE;
+  if (!hypervisor) return MAX_BLOCK_SIZE;
+  let bz = MAX_BLOCK_SIZE;
+  for (; bz > MIN_MEMORY_BLOCK_SIZE; bz /= 2) if (boot_mem_end % bz === 0) break;
+  return bz;
+}
 
 /** enum mmop (include/linux/memory_hotplug.h). */
 export const MMOP_OFFLINE = 0;

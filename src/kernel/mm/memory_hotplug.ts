@@ -21,14 +21,14 @@
  *  - Only the default "contig-zones" online policy; no memmap_on_memory, no
  *    dynamic memory groups, no node hot-add (the node must exist at boot).
  */
-import { GiB, MiB, PAGE_SIZE } from '../../lib/size.ts';
+import { MiB, PAGE_SIZE } from '../../lib/size.ts';
 import type { KernelLog } from '../printk.ts';
 import type { Resource, ResourceTree } from '../resource.ts';
 import { HotplugMemmap, type MemmapBlock } from './hotplug_memmap.ts';
 import { release_mem_region_adjustable, request_region, system_ram_pages } from './hotplug_resource.ts';
 import type { Memblock } from './memblock.ts';
 import {
-  MEM_OFFLINE, MEM_ONLINE, MMOP_OFFLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE, MemorySubsys, NUMA_NO_NODE,
+  MEM_OFFLINE, MEM_ONLINE, MMOP_OFFLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE, MemorySubsys, NUMA_NO_NODE, probe_memory_block_size,
   type MemoryBlock, type MemoryBlockOps, type MemoryGroup,
 } from './memory_block.ts';
 import { ZONE_MOVABLE, ZONE_NORMAL, type Zone } from './mmzone.ts';
@@ -36,30 +36,12 @@ import type { PageAllocator } from './page_alloc.ts';
 import { MAX_PHYSMEM_BITS, PAGES_PER_SECTION, PAGES_PER_SUBSECTION, type SparseMem } from './sparse.ts';
 
 export { NOT_BUSY, request_region } from './hotplug_resource.ts';
+export { MIN_MEMORY_BLOCK_SIZE, probe_memory_block_size } from './memory_block.ts';
 
 /** MHP_NID_IS_MGID: the nid argument is a memory group id. */
 export const MHP_NID_IS_MGID = 1 << 2;
-/** MIN_MEMORY_BLOCK_SIZE: one section. */
-export const MIN_MEMORY_BLOCK_SIZE = 128 * MiB;
-/** arch/x86/mm/init_64.c MAX_BLOCK_SIZE. */
-const MAX_BLOCK_SIZE = 2 * GiB;
-/** Boot memory end from which x86-64 considers large blocks. */
-const MEM_SIZE_FOR_LARGE_BLOCK = 64 * GiB;
 /** pageblock_nr_pages (order 9). */
 const PAGEBLOCK_NR_PAGES = 512;
-
-/**
- * probe_memory_block_size() (x86-64): 128 MiB below 64 GiB of boot memory end;
- * 2 GiB on bare metal above it; under a hypervisor the largest size dividing
- * the end of boot memory.
- */
-export function probe_memory_block_size(boot_mem_end: number, hypervisor = false): number {
-  if (boot_mem_end < MEM_SIZE_FOR_LARGE_BLOCK) return MIN_MEMORY_BLOCK_SIZE;
-  if (!hypervisor) return MAX_BLOCK_SIZE;
-  let bz = MAX_BLOCK_SIZE;
-  for (; bz > MIN_MEMORY_BLOCK_SIZE; bz /= 2) if (boot_mem_end % bz === 0) break;
-  return bz;
-}
 
 /** What memory hotplug works on. */
 export interface HotplugDeps {

@@ -7,7 +7,7 @@
  *
  * Every table page is a frame from the page allocator (PgtableAllocator), so it shows
  * up in /proc/meminfo PageTables; its 512 entries live in a Float64Array (a slice of
- * a per-address-space slab) next to a JS array of child tables for speed. The entry
+ * a per-address-space slab, pgtable_page.ts) next to a JS array of child tables for speed. The entry
  * of a table slot still holds the child's pfn with _PAGE_TABLE flags, as the
  * hardware format does. The table's contents are not mirrored into the frame's DRAM
  * bytes. The kernel half of the PGD (slots 256..511) is not populated: the model
@@ -24,6 +24,9 @@ import {
   _PAGE_PRESENT, _PAGE_PSE, _PAGE_TABLE, LEVEL_SIZE, PG_LEVEL_512G, PTRS_PER_PTE, USER_VA_END, level_name, mk_entry,
   pte_clear_flags,
 } from './pgtable_types.ts';
+import { PtPage, PtSlab } from './pgtable_page.ts';
+
+export { PtPage };
 
 /** Where table pages come from (the mm injects the page allocator; pte_alloc_one / pmd_alloc_one). */
 export interface PgtableAllocator {
@@ -36,29 +39,6 @@ export interface PgtableAllocator {
 /** Called for each leaf: its first virtual address, level and entry. */
 export type LeafVisitor = (va: number, level: number, entry: number) => void;
 
-/** Tables per slab of entry arrays (PageTablesCore.new_table). */
-const SLAB_TABLES = 16;
-
-/** The children of every PTE table (none; shared, never written: one array less per table). */
-const NO_CHILDREN: (PtPage | null)[] = [];
-
-/** One table page: 512 entries plus, above PTE level, the child tables. */
-export class PtPage {
-  readonly entries: Float64Array;
-  readonly children: (PtPage | null)[];
-  /** Non-zero entries (leaves and tables). */
-  used = 0;
-  constructor(
-    readonly pfn: number,
-    readonly level: number,
-    /** 512 zeroed entries (a slice of a slab, see PageTablesCore.new_table); a fresh array if absent. */
-    entries?: Float64Array,
-  ) {
-    this.entries = entries ?? new Float64Array(PTRS_PER_PTE);
-    this.children = level > 1 ? new Array<PtPage | null>(PTRS_PER_PTE).fill(null) : NO_CHILDREN;
-  }
-}
-
 /** Page tables without the range operations (see PageTables in pgtable.ts). */
 export class PageTablesCore {
   /** Level of the entry the last walk() returned (0 when none). */
@@ -69,16 +49,8 @@ export class PageTablesCore {
   /** Leaves by level. */
   protected readonly leaves = [0, 0, 0, 0];
   protected dead = false;
-  /**
-   * Entry arrays are carved, 16 tables at a time, from slabs of this address
-   * space: one ArrayBuffer per 16 tables instead of one each (allocating and
-   * garbage-collecting a million 4 KiB ArrayBuffers was a fifth of a 1 TiB fleet's
-   * time). Slots are never reused: a slab lives while any of its tables is
-   * referenced, and goes with the last one (at worst 16x the live tables' entries
-   * when tables die out of order and the address space lives on).
-   */
-  private slab: Float64Array | null = null;
-  private slabNext = SLAB_TABLES;
+  /** Where table pages' entry arrays come from (pgtable_page.ts). */
+  private readonly slab = new PtSlab();
 
   /** pgd_alloc: the PGD page is allocated now; throws ENOMEM when it cannot be. */
   constructor(protected readonly allocator: PgtableAllocator) {
@@ -86,16 +58,6 @@ export class PageTablesCore {
     if (pfn < 0) throw new Errno('ENOMEM', 'pgd_alloc');
     this.pgd = new PtPage(pfn, PG_LEVEL_512G);
     this.tables[PG_LEVEL_512G] = 1;
-  }
-
-  /** A table page object for pfn, its entries from the current slab. */
-  private new_table(pfn: number, level: number): PtPage {
-    if (this.slabNext === SLAB_TABLES) {
-      this.slab = new Float64Array(SLAB_TABLES * PTRS_PER_PTE);
-      this.slabNext = 0;
-    }
-    const at = this.slabNext++ * PTRS_PER_PTE;
-    return new PtPage(pfn, level, this.slab!.subarray(at, at + PTRS_PER_PTE));
   }
 
   /** pfn of the PGD page (what CR3 would hold). */
@@ -244,7 +206,7 @@ export class PageTablesCore {
         for (const p of fresh) this.allocator.free_table(p.pfn, p.level);
         return false;
       }
-      fresh.push(this.new_table(pfn, L));
+      fresh.push(this.slab.new_table(pfn, L));
     }
     let parent = t;
     let slot = idx;
@@ -332,7 +294,7 @@ export class PageTablesCore {
     const pfn = this.allocator.alloc_table(level - 1);
     if (pfn < 0) return false;
     const huge = t.entries[idx]!;
-    const p = this.new_table(pfn, level - 1);
+    const p = this.slab.new_table(pfn, level - 1);
     const first = Math.floor(huge / PAGE_SIZE);
     const flags = level - 1 === 1 ? pte_clear_flags(huge, _PAGE_PSE) % PAGE_SIZE : huge % PAGE_SIZE;
     const step = LEVEL_SIZE[level - 1]! / PAGE_SIZE;

@@ -12,7 +12,7 @@
 import { Errno } from '../../lib/errno.ts';
 import { DT_DIR, DT_REG, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, S_IFDIR, S_IFMT, type Dirent, type Stat, type Statfs } from '../../uapi/fcntl.ts';
 import { DMEMFS_MAGIC } from '../../kernel/fs/dmemfs/dmemfs_fs.ts';
-import { DpageTable, NO_DPAGE } from '../../kernel/fs/dmemfs/extent.ts';
+import { DpageTable, NO_DPAGE, free_dpage_runs } from '../../kernel/fs/dmemfs/extent.ts';
 import type { AddressSpace } from '../memory.ts';
 import type { DmemBacking } from './backing.ts';
 
@@ -154,20 +154,7 @@ export class UserDmemfs {
 
   /** inode_drop_dpages: give dpages [from, to) back, physically contiguous runs in one call. */
   drop(n: DNode, from: number, to: number): void {
-    const pool = this.backing.pool;
-    const size = this.dpageSize;
-    let runPhys = NO_DPAGE;
-    let runNr = 0;
-    n.table!.drain(from, to, (_i, phys) => {
-      if (runNr > 0 && phys === runPhys + runNr * size) {
-        runNr++;
-        return;
-      }
-      if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
-      runPhys = phys;
-      runNr = 1;
-    });
-    if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
+    free_dpage_runs(n.table!, this.backing.pool, this.dpageSize, from, to);
   }
 
   /** Give every hole among dpages [from, to) a zeroed dpage; ENOSPC when the pool runs out (what was added stays). */

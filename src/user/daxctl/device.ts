@@ -59,8 +59,11 @@ class Run {
     writeStr(this.ctx.sys, 2, msg);
   }
 
-  /** dev_online_memory(): 0, 1 when everything was online already, or -errno. */
-  onlineMemory(dev: DaxctlDev): number {
+  /**
+   * The steps dev_online_memory() and dev_offline_memory() both start with: the
+   * memory object, its section count and how many are online; -errno (said) on failure.
+   */
+  private memoryState(dev: DaxctlDev): { mem: NonNullable<ReturnType<typeof daxctl_dev_get_memory>>; name: string; numSections: number; numOn: number } | number {
     const mem = daxctl_dev_get_memory(dev);
     const name = dev.devname;
     if (!mem) {
@@ -72,11 +75,20 @@ class Run {
       this.say(`${name}: failed to get number of memory sections\n`);
       return numSections;
     }
-    let numOn = daxctl_memory_is_online(mem);
+    const numOn = daxctl_memory_is_online(mem);
     if (numOn < 0) {
       this.say(`${name}: failed to determine online state: ${strerror(-numOn)}\n`);
       return numOn;
     }
+    return { mem, name, numSections, numOn };
+  }
+
+  /** dev_online_memory(): 0, 1 when everything was online already, or -errno. */
+  onlineMemory(dev: DaxctlDev): number {
+    const st = this.memoryState(dev);
+    if (typeof st === 'number') return st;
+    const { mem, name, numSections } = st;
+    let numOn = st.numOn;
     if (numOn)
       this.say(
         `${name}:\n  WARNING: detected a race while onlining memory\n` +
@@ -110,22 +122,10 @@ class Run {
 
   /** dev_offline_memory(): 0, 1 when everything was offline already, or -errno. */
   offlineMemory(dev: DaxctlDev): number {
-    const mem = daxctl_dev_get_memory(dev);
-    const name = dev.devname;
-    if (!mem) {
-      this.say(`${name}: failed to get the memory object\n`);
-      return -ENXIO;
-    }
-    const numSections = daxctl_memory_num_sections(mem);
-    if (numSections < 0) {
-      this.say(`${name}: failed to get number of memory sections\n`);
-      return numSections;
-    }
-    let numOn = daxctl_memory_is_online(mem);
-    if (numOn < 0) {
-      this.say(`${name}: failed to determine online state: ${strerror(-numOn)}\n`);
-      return numOn;
-    }
+    const st = this.memoryState(dev);
+    if (typeof st === 'number') return st;
+    const { mem, name, numSections } = st;
+    let numOn = st.numOn;
     const numOff = numSections - numOn;
     if (numOff === numSections) {
       this.say(`${name}: all memory sections (${numOff}) already offline\n`);

@@ -13,7 +13,7 @@ import type { MmStruct } from '../../mm/mm_types.ts';
 import type { VmArea } from '../../mm/vm_area.ts';
 import type { Inode } from '../vfs/inode.ts';
 import { DMEMFS_I, DMEMFS_SB, dmem_pgoff_to_index } from './dmemfs_fs.ts';
-import { NO_DPAGE } from './extent.ts';
+import { NO_DPAGE, free_dpage_runs } from './extent.ts';
 
 /** MAX_LFS_FILESIZE >> PAGE_SHIFT: the last pgoff a fault may ask about. */
 export const MAX_PGOFF = Math.floor(Number.MAX_SAFE_INTEGER / PAGE_SIZE);
@@ -37,22 +37,8 @@ export function inode_drop_dpages(inode: Inode, from: number, to: number): void 
   const fsi = DMEMFS_SB(inode);
   const table = DMEMFS_I(inode).dpages;
   if (table.size === 0) return; // no dpage is allocated for the inode
-  const pool = fsi.deps.pool;
   const size = fsi.dpage_size;
-  let runPhys = NO_DPAGE;
-  let runNr = 0;
-  let freed = 0;
-  table.drain(from, to, (_index, phys) => {
-    freed++;
-    if (runNr > 0 && phys === runPhys + runNr * size) {
-      runNr++;
-      return;
-    }
-    if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
-    runPhys = phys;
-    runNr = 1;
-  });
-  if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
+  const freed = free_dpage_runs(table, fsi.deps.pool, size, from, to);
   inode.i_blocks -= (freed * size) / 512;
 }
 

@@ -177,3 +177,26 @@ export class DpageTable {
     }
   }
 }
+
+/**
+ * Drain dpages [from, to) out of `table` and give them back to the pool,
+ * physically contiguous neighbours in one dmem_free_pages call (the original
+ * freed one dpage per call). Returns how many dpages were freed.
+ */
+export function free_dpage_runs(table: DpageTable, pool: { dmem_free_pages(phys: number, nr: number): void }, size: number, from: number, to: number): number {
+  let runPhys = NO_DPAGE;
+  let runNr = 0;
+  let freed = 0;
+  table.drain(from, to, (_index, phys) => {
+    freed++;
+    if (runNr > 0 && phys === runPhys + runNr * size) {
+      runNr++;
+      return;
+    }
+    if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
+    runPhys = phys;
+    runNr = 1;
+  });
+  if (runNr > 0) pool.dmem_free_pages(runPhys, runNr);
+  return freed;
+}
