@@ -15,6 +15,7 @@ import { boot_memory, type MemoryBoot, type ReserveHook } from './boot/setup.ts'
 import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
+import { MachineCheck } from './mce.ts';
 import { MemoryFailure } from './mm/memory_failure.ts';
 import { MemoryHotplug } from './mm/memory_hotplug.ts';
 import { register_memhp_params } from './host_hotplug.ts';
@@ -101,6 +102,7 @@ export class Host {
       () => [...this.tasks.values()].filter((t) => t.state !== 'Z'),
       this.log,
     );
+    this.kmem.hwpoison = new MachineCheck(this.mf, this.log, () => this.current);
     this.hugetlb = hugetlb.init(this);
     // memory_dev_init() (driver_init): the boot memory blocks.
     this.hotplug = new MemoryHotplug({ ...this.mem, log: this.log, ...memhp });

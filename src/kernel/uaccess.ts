@@ -2,7 +2,7 @@
  * User memory as the CPU reaches it (arch/x86/lib/usercopy, copy_from_user /
  * copy_to_user): each access is translated through the task's page tables, and
  * a missing or forbidden entry takes the page-fault path, whose failure is a
- * signal for the task.
+ * signal for the task; a frame with an uncorrected error is a machine check.
  */
 import { PAGE_SIZE } from '../lib/size.ts';
 import { SEGV_MAPERR, SIGSEGV, Signal } from '../uapi/signal.ts';
@@ -25,7 +25,11 @@ export function translate(mm: MmStruct, va: number, write: boolean, force_sig: F
     // PROT_NONE entries), writable for a write.
     const f = pte_flags(e);
     if (e !== 0 && f & _PAGE_PRESENT && f & _PAGE_USER && (!write || f & _PAGE_RW)) {
-      return pte_pfn(e) * PAGE_SIZE + (va % LEVEL_SIZE[pt.lastLevel]!);
+      const pa = pte_pfn(e) * PAGE_SIZE + (va % LEVEL_SIZE[pt.lastLevel]!);
+      // The frame has an uncorrected error a mapping survived: the access is a machine check (kernel/mce.ts).
+      const hw = mm.kmem.hwpoison;
+      if (hw !== null && hw.count !== 0 && hw.has(Math.floor(pa / PAGE_SIZE))) force_sig(hw.consume(Math.floor(pa / PAGE_SIZE), va));
+      return pa;
     }
     const sig = valid ? do_user_addr_fault(mm, va, write) : new Signal(SIGSEGV, SEGV_MAPERR, va);
     if (sig) force_sig(sig);

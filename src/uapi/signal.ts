@@ -34,6 +34,8 @@ export const BUS_ADRERR = 2;
 export const BUS_OBJERR = 3;
 export const BUS_MCEERR_AR = 4;
 export const BUS_MCEERR_AO = 5;
+/** si_code of a signal the kernel raised itself (force_sig). */
+export const SI_KERNEL = 0x80;
 
 const NAMES: Record<number, [string, string]> = {
   [SIGHUP]: ['SIGHUP', 'Hangup'],

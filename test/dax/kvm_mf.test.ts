@@ -1,14 +1,19 @@
 /**
  * Consumers of device-dax: KVM maps a 1G-aligned devdax device at 1G (through
  * get_user_pages on ZONE_DEVICE pages with struct pages, through the PFNMAP
- * path with map=0), and memory failure on devdax frames.
+ * path with map=0), and memory failure on devdax frames. With map=0 the
+ * mapping of a bad frame survives, so the next access reaches it: a machine
+ * check (kernel/mce.ts), by the task itself or by its guest.
+ *
+ *   2M mapping (map=0)   [ 4K ok │ 4K poisoned │ 4K ok … ]   ← still one PMD leaf
+ *                                  └ load/store or guest access: #MC → SIGBUS BUS_MCEERR_AR, lsb 12
  */
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB, PAGE_SIZE } from '../../src/lib/size.ts';
 import { O_RDWR } from '../../src/uapi/fcntl.ts';
-import { GUEST_FLAG_WRITE } from '../../src/uapi/kvm.ts';
+import { GUEST_FLAG_CHECKSUM, GUEST_FLAG_WRITE, KVM_EXIT_INTR, KVM_RUN, encode_guest_program, new_kvm_run } from '../../src/uapi/kvm.ts';
 import { MADV_DONTFORK, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
-import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS } from '../../src/uapi/signal.ts';
+import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, Signal } from '../../src/uapi/signal.ts';
 import { get_user_pages } from '../../src/kernel/mm/gup.ts';
 import { createVcpu, createVm, readFile, runProgram, setRegion, vmStat } from '../kvm/helpers.ts';
 import { D, bootDax, enable, put, signal } from './helpers.ts';
@@ -78,5 +83,55 @@ describe('memory failure', () => {
     host.mf.memory_failure(0x400000000 / PAGE_SIZE + 1);
     expect(info).toMatchObject({ signo: SIGBUS, code: BUS_MCEERR_AO, addr: hva + PAGE_SIZE, addrLsb: 12 });
     expect(task.mm.pgtables.walk(hva)).not.toBe(0);
+  });
+
+  it('map=0: touching the poisoned 4K is a machine check — SIGBUS BUS_MCEERR_AR at that page, lsb 12; its neighbours still work', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB, false);
+    task.store(hva + PAGE_SIZE, new Uint8Array([7]));
+    task.sigaction(SIGBUS, () => {}); // survive the AO of the early kill
+    const pfn = 0x400000000 / PAGE_SIZE + 1;
+    host.mf.memory_failure(pfn);
+    const mark = host.log.render().length;
+    expect(task.load(hva + 2 * PAGE_SIZE, 1)[0]).toBe(0);
+    let sig: unknown = null;
+    try {
+      task.load(hva + PAGE_SIZE + 5, 1);
+    } catch (e) {
+      sig = e;
+    }
+    expect(sig).toBeInstanceOf(Signal);
+    expect(sig).toMatchObject({ signo: SIGBUS, code: BUS_MCEERR_AR, addr: hva + PAGE_SIZE, addrLsb: 12 });
+    expect(host.log.render().slice(mark)).toMatch(
+      new RegExp(
+        `mce: Uncorrected hardware memory error in user-access at 400001005\n.*Memory failure: 0x${pfn.toString(16)}: already hardware poisoned\n` +
+          `.*Memory failure: 0x${pfn.toString(16)}: Sending SIGBUS to ${task.comm}:${task.pid} due to hardware memory corruption`,
+      ),
+    );
+    expect(task.mm.pgtables.walk(hva)).not.toBe(0); // still mapped: every touch is another #MC
+    expect(signal(() => task.store(hva + PAGE_SIZE, new Uint8Array([1])))).toBe(`SIGBUS/${BUS_MCEERR_AR}`);
+  });
+
+  it.each([
+    ['already in the EPT', true],
+    ['new to the guest, mapped by the VMM (the batched EPT fault path)', false],
+  ])('map=0 behind a guest, %s: reading the poisoned page exits KVM_RUN with SIGBUS BUS_MCEERR_AR at its host address', (_, before) => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB, false);
+    task.store(hva, new Uint8Array([0])); // the VMM's 2M leaf (devdax refuses to map a block with a known error)
+    const vm = createVm(task);
+    setRegion(task, vm.vmFd, 0, 0, 4 * MiB, hva);
+    const vcpu = createVcpu(task, vm.vmFd);
+    if (before) runProgram(task, vcpu, hva, { flags: GUEST_FLAG_WRITE, start_gpa: PAGE_SIZE, bytes: 64 * PAGE_SIZE });
+    task.sigaction(SIGBUS, () => {});
+    host.mf.memory_failure(0x400000000 / PAGE_SIZE + 9); // gpa 36K
+    const run = new_kvm_run();
+    task.store(hva, encode_guest_program({ pattern: 0, flags: GUEST_FLAG_CHECKSUM, start_gpa: PAGE_SIZE, bytes: 64 * PAGE_SIZE, seed: 1, hot_percent: 10, iterations: 1 }));
+    let sig: unknown = null;
+    try {
+      task.ioctl(vcpu, KVM_RUN, run);
+    } catch (e) {
+      sig = e;
+    }
+    expect(run.exit_reason).toBe(KVM_EXIT_INTR);
+    expect(sig).toMatchObject({ signo: SIGBUS, code: BUS_MCEERR_AR, addr: hva + 9 * PAGE_SIZE, addrLsb: 12 });
   });
 });

@@ -5,7 +5,7 @@
  * instruction), and page 0's layout — tables, GDT, TSS, IDT, code.
  *
  *   page 0: 0x000 descriptor │ 0x040 PML4[8] │ 0x048… PDPT / PD entries │ 0x600 GDT
- *           0x680 TSS │ 0x700 IDT │ 0x800 code … │ 0xf00 kernel stack │ 0x1000 user stack
+ *           0x680 TSS │ 0x700 IDT │ 0x840 code … │ 0xf00 kernel stack │ 0x1000 user stack
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,13 +16,14 @@ import {
   GUEST_MAX_1G,
   GUEST_MAX_2M,
   GUEST_MAX_WIDE,
+  GUEST_MAX_WIDE_2M,
   GUEST_TSS_OFFSET,
   guestBase,
-  guestCode,
   guestImage,
   guestRegs,
   guestSregs,
 } from '../../src/user/vmm/guest_x86.ts';
+import { guestCode } from '../../src/user/vmm/guest_x86_code.ts';
 import { Asm, R8, R9, R10, R13, R14, RAX, RBX, RCX, RDI, RDX, RSP } from '../../src/user/vmm/x86asm.ts';
 
 const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
@@ -104,33 +105,40 @@ describe('guest_x86: page 0', () => {
   });
 
   it('refuses memory its tables cannot map; entries stay below the GDT', () => {
-    expect(guestImage(GUEST_MAX_2M, false)).not.toBeNull();
-    expect(guestImage(GUEST_MAX_2M + 4096, false)).toBeNull();
+    expect(guestImage(GUEST_MAX_2M, false)).toMatchObject({ tables: [] });
     expect(guestImage(GUEST_MAX_1G, true)).toMatchObject({ tables: [] });
-    // Past page 0's PDPT, 1G leaves go to the wide layout (test/user/vmm_pc_ram.test.ts); its limit is GUEST_MAX_WIDE.
+    // Past page 0's own entries, the wide layouts (test/user/vmm_pc_ram.test.ts), up to GUEST_MAX_WIDE(_2M).
+    expect(guestImage(GUEST_MAX_2M + 4096, false)!.tables).toHaveLength(1);
     expect(guestImage(GUEST_MAX_1G + 4096, true)!.tables).toHaveLength(1);
+    expect(guestImage(GUEST_MAX_WIDE_2M, false)!.tables).toHaveLength(183);
+    expect(guestImage(GUEST_MAX_WIDE_2M + 4096, false)).toBeNull();
     expect(guestImage(GUEST_MAX_WIDE + 4096, true)).toBeNull();
     expect(0x50 + 8 * (GUEST_MAX_2M / 2 ** 21)).toBeLessThanOrEqual(GUEST_GDT_OFFSET);
   });
 
-  it('GDT, TSS and the #GP gate: the gate points at `out 0xf4, eax; add rsp, 8` in the code', () => {
+  it('GDT, TSS and the gates: #GP → `out 0xf4, eax; add rsp, 8`, #MC → the five pushes and `xor edi, edi; mov ecx, MCG_CAP; rdmsr`', () => {
     const img = guestImage(64 * 2 ** 20, false)!;
     expect(u64(img.bytes, GUEST_GDT_OFFSET + 8)).toBe(0x00209a0000000000n); // kernel code, L
     expect(u64(img.bytes, GUEST_GDT_OFFSET + 0x30)).toBe(0x0020fa0000000000n); // user code 0x33
     expect(u64(img.bytes, GUEST_TSS_OFFSET + 4)).toBe(BigInt(img.base + 0xf00)); // RSP0
-    const lo = u64(img.bytes, GUEST_IDT_OFFSET + 16 * 13);
-    const hi = u64(img.bytes, GUEST_IDT_OFFSET + 16 * 13 + 8);
-    expect((lo >> 16n) & 0xffffn).toBe(0x08n);
-    expect((lo >> 40n) & 0xffn).toBe(0x8en);
-    const target = Number((lo & 0xffffn) | (((lo >> 48n) & 0xffffn) << 16n) | (hi << 32n));
-    const at = target - img.base - GUEST_IMAGE_OFFSET;
-    expect(hex(img.bytes.subarray(at, at + 5))).toBe('e7 f4 48 81 c4');
+    const handler = (vector: number, n: number): string => {
+      const lo = u64(img.bytes, GUEST_IDT_OFFSET + 16 * vector);
+      const hi = u64(img.bytes, GUEST_IDT_OFFSET + 16 * vector + 8);
+      expect((lo >> 16n) & 0xffffn).toBe(0x08n);
+      expect((lo >> 40n) & 0xffn).toBe(0x8en);
+      const target = Number((lo & 0xffffn) | (((lo >> 48n) & 0xffffn) << 16n) | (hi << 32n));
+      const at = target - img.base - GUEST_IMAGE_OFFSET;
+      return hex(img.bytes.subarray(at, at + n));
+    };
+    expect(handler(13, 5)).toBe('e7 f4 48 81 c4');
+    expect(handler(18, 14)).toBe('50 51 52 56 57 31 ff b9 79 01 00 00 0f 32');
+    for (const v of [0, 1, 2, 14, 17]) expect(u64(img.bytes, GUEST_IDT_OFFSET + 16 * v)).toBe(0n); // no other gates
   });
 
   it('the code starts by loading rsp and rbx with linear addresses in page 0, and fits in it', () => {
     const base = guestBase('1G');
-    const code = guestCode(base);
-    expect(hex(code.subarray(0, 20))).toBe('48 bc 00 10 00 40 02 04 00 00 48 bb 00 00 00 40 02 04 00 00');
+    const code = guestCode(base).bytes;
+    expect(hex(code.subarray(0, 26))).toBe('48 bc 00 10 00 40 02 04 00 00 48 bb 00 00 00 40 02 04 00 00 45 31 e4 45 31 ed'); // …, xor r12d, r12d; xor r13d, r13d
     expect(GUEST_CODE_OFFSET + code.length).toBeLessThan(0xf00 - 64);
   });
 
@@ -144,7 +152,7 @@ describe('guest_x86: page 0', () => {
     expect(s.cr3).toBe(0);
     expect(s.cs).toMatchObject({ selector: 0x33, l: 1, dpl: 3, present: 1 });
     expect(s.ss).toMatchObject({ selector: 0x2b, dpl: 3, db: 1 });
-    expect(s.idt).toEqual({ base: img.base + GUEST_IDT_OFFSET, limit: 14 * 16 - 1 });
+    expect(s.idt).toEqual({ base: img.base + GUEST_IDT_OFFSET, limit: 19 * 16 - 1 });
     expect(s.apic_base).toBe(0xfee00900); // kept from the reset state
     expect(guestRegs(img)).toMatchObject({ rip: img.rip, rflags: 0x3002 });
   });

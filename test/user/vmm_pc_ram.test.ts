@@ -14,7 +14,8 @@ import { VfioContainer, vfio_container_of } from '../../src/kernel/vfio/index.ts
 import { pte_pfn } from '../../src/kernel/mm/pgtable.ts';
 import { GUEST_PROGRAM_MAGIC, GUEST_PROGRAM_SIZE, decode_guest_program, encode_guest_program, guest_page_gpa } from '../../src/uapi/kvm.ts';
 import { pcRamRegions, pcRamSplit, ramHole, ramOffsetToGpa } from '../../src/user/vmm/pc_ram.ts';
-import { DIV511_MAGIC, GUEST_IMAGE_OFFSET, GUEST_MAX_WIDE, GUEST_PD_FIRST, GUEST_PDPT_FIRST, GUEST_WIDE_BASE, guestCode, guestImage, type GuestImage } from '../../src/user/vmm/guest_x86.ts';
+import { GUEST_IMAGE_OFFSET, GUEST_MAX_WIDE, GUEST_PD_FIRST, GUEST_PDPT_FIRST, GUEST_WIDE_2M_BASE, GUEST_WIDE_BASE, guestImage, type GuestImage } from '../../src/user/vmm/guest_x86.ts';
+import { DIV511_MAGIC, guestCode } from '../../src/user/vmm/guest_x86_code.ts';
 import { runShell } from '../../src/user/sh/index.ts';
 import { boot, readFile } from '../kernel/helpers.ts';
 import { info, session as vmmSession, vmTask, type Session } from './vmm_session.ts';
@@ -79,46 +80,64 @@ describe('guestImage: leaves only for guest RAM', () => {
     expect(entry(img, GUEST_PDPT_FIRST + 7)).toBe(0n);
   });
 
-  it('2M leaves: a small split (for the real-KVM cross-check) skips the hole; a 6 GiB guest needs 1G leaves', () => {
+  it('2M leaves: a small split skips the hole; past 364 MiB, the wide layout', () => {
     const img = guestImage([{ gpa: 0, size: 32 * MiB }, { gpa: 64 * MiB, size: 32 * MiB }], false)!.bytes;
     expect(entry(img, GUEST_PD_FIRST + 15)).toBe(BigInt(30 * MiB + 0x87));
     expect(entry(img, GUEST_PD_FIRST + 16)).toBe(0n);
     expect(entry(img, GUEST_PD_FIRST + 31)).toBe(0n);
     expect(entry(img, GUEST_PD_FIRST + 32)).toBe(BigInt(64 * MiB + 0x87));
-    expect(guestImage(pcRamRegions(6 * GiB), false)).toBeNull();
+    expect(guestImage(pcRamRegions(6 * GiB), false)!.tables).toHaveLength(8); // GPAs to 7 GiB: ⌈3584 leaves / 511⌉
   });
 });
 
-describe('guestImage: the wide layout (1G leaves, GPAs past 183 GiB)', () => {
-  /** Walk the image's tables as the CPU would (PML4 in page 0, PDPTs at their GPAs): linear → GPA, or -1. */
-  function walk(img: GuestImage, lin: number): number {
-    const page0 = new DataView(img.bytes.buffer);
-    const l4 = Math.floor(lin / 2 ** 39) % 512;
-    const pml4e = Number(page0.getBigUint64(8 * l4 - GUEST_IMAGE_OFFSET, true));
-    if (!(pml4e & 1)) return -1;
-    const t = img.tables.find((x) => x.gpa === pml4e - (pml4e % P))!;
-    const l3 = Math.floor(lin / GiB) % 512;
-    if (l3 === 0) return -1; // entry 0 is the program's
-    const pdpte = Number(new DataView(t.bytes.buffer).getBigUint64(8 * l3 - 8, true));
-    if ((pdpte & 0x81) !== 0x81) return -1;
-    return pdpte - (pdpte % GiB) + (lin % GiB);
+describe('guestImage: the wide layouts (tables in RAM pages 1.., entry 0 left to the program)', () => {
+  /** An entry of a table page as the CPU reads it: page 0 from the image, T_j from its bytes, other pages empty. */
+  function tableEntry(img: GuestImage, page: number, i: number): number {
+    if (page === 0) return i * 8 < GUEST_IMAGE_OFFSET ? 0 : Number(new DataView(img.bytes.buffer).getBigUint64(8 * i - GUEST_IMAGE_OFFSET, true));
+    const t = img.tables.find((x) => x.gpa === page);
+    return !t || i === 0 ? 0 : Number(new DataView(t.bytes.buffer).getBigUint64(8 * i - 8, true));
   }
-  const lin = (g: number): number => GUEST_WIDE_BASE + g + Math.floor(g / (511 * GiB)) * GiB;
+  /** Walk the image's tables as the CPU would, CR3 = 0: linear → GPA, or -1. */
+  function walk(img: GuestImage, lin: number): number {
+    let table = 0;
+    for (const [shift, leafOk] of [[39, false], [30, true], [21, true]] as const) {
+      const e = tableEntry(img, table, Math.floor(lin / 2 ** shift) % 512);
+      if (!(e & 1)) return -1;
+      if (leafOk && e & 0x80) return e - (e % 2 ** shift) + (lin % 2 ** shift);
+      table = e - (e % P);
+    }
+    return -1;
+  }
+  const lin1g = (g: number): number => GUEST_WIDE_BASE + g + Math.floor(g / (511 * GiB)) * GiB;
+  const lin2m = (g: number): number => GUEST_WIDE_2M_BASE + g + Math.floor(g / (511 * 2 * MiB)) * 2 * MiB;
 
-  it('a 1 TiB guest: three PDPT pages at GPA 4K, 8K, 12K; every RAM GiB reachable at the code\'s linear address, the hole not', () => {
+  it('a 1 TiB guest, 1G leaves: three PDPT pages at GPA 4K, 8K, 12K; every RAM GiB reachable at the code\'s linear address, the hole not', () => {
     const img = guestImage(pcRamRegions(1024 * GiB), true)!;
     expect(img.base).toBe(GUEST_WIDE_BASE);
     expect(img.tables.map((t) => t.gpa)).toEqual([P, 2 * P, 3 * P]);
-    for (const g of [0, 5 * P, 3 * GiB - P, 4 * GiB, 510 * GiB + 7, 511 * GiB, 1021 * GiB + 3 * P, 1022 * GiB, 1025 * GiB - P]) expect(walk(img, lin(g)), `gpa 0x${g.toString(16)}`).toBe(g);
-    expect(walk(img, lin(3 * GiB))).toBe(-1);
-    expect(walk(img, lin(1025 * GiB))).toBe(-1);
+    for (const g of [0, 5 * P, 3 * GiB - P, 4 * GiB, 510 * GiB + 7, 511 * GiB, 1021 * GiB + 3 * P, 1022 * GiB, 1025 * GiB - P]) expect(walk(img, lin1g(g)), `gpa 0x${g.toString(16)}`).toBe(g);
+    expect(walk(img, lin1g(3 * GiB))).toBe(-1);
+    expect(walk(img, lin1g(1025 * GiB))).toBe(-1);
     // The code's ⌊k / 511⌋ as k × DIV511_MAGIC >> 32 is exact for every GiB index it can see.
     for (let k = 0; k < GUEST_MAX_WIDE / GiB; k++) expect(Number((BigInt(k) * BigInt(DIV511_MAGIC)) >> 32n)).toBe(Math.floor(k / 511));
   });
 
-  it('the code: the hole skip, then rcx = gpa + ⌊gpa / 1G × magic >> 32⌋ GiB, accesses at [rbx + rcx] (bytes checked with objdump)', () => {
+  it('a 6 GiB guest, 2M leaves (a host without 1G guest pages): eight PD pages; every RAM 2M reachable, the hole not', () => {
+    const img = guestImage(pcRamRegions(6 * GiB), false)!;
+    expect(img.leaf).toBe('2M');
+    expect(img.base).toBe(GUEST_WIDE_2M_BASE);
+    expect(img.tables.map((t) => t.gpa)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((j) => j * P));
+    for (const g of [0, 5 * P, 1022 * MiB - 1, 1022 * MiB, 2044 * MiB + 3 * P, 3 * GiB - P, 4 * GiB, 7 * GiB - P]) expect(walk(img, lin2m(g)), `gpa 0x${g.toString(16)}`).toBe(g);
+    expect(walk(img, lin2m(3 * GiB))).toBe(-1);
+    expect(walk(img, lin2m(4 * GiB - 2 * MiB))).toBe(-1);
+    expect(walk(img, lin2m(7 * GiB))).toBe(-1);
+    // ⌊k / 511⌋ exact for every 2M index the wide 2M layout reaches.
+    for (let k = 0; k < 183 * 511; k++) if (Number((BigInt(k) * BigInt(DIV511_MAGIC)) >> 32n) !== Math.floor(k / 511)) throw new Error(`k=${k}`);
+  });
+
+  it('the code: the hole skip, then rcx = gpa + ⌊gpa / 1G × magic >> 32⌋ GiB (2M: shifts of 21), accesses at [rbx + rcx] (bytes checked with objdump)', () => {
     const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
-    const wide = hex(guestCode(GUEST_WIDE_BASE, true));
+    const wide = hex(guestCode(GUEST_WIDE_BASE, 30).bytes);
     // mov ecx,[rbx+0x38]; shl rcx,12; cmp rax,rcx; jb +13; mov edx,[rbx+0x3c]; shl rdx,12; sub rdx,rcx; add rax,rdx
     const hole = '8b 4b 38 48 c1 e1 0c 48 39 c8 0f 82 0d 00 00 00 8b 53 3c 48 c1 e2 0c 48 29 ca 48 01 d0';
     // mov rcx,rax; shr rcx,30; movabs rdx,8405025; imul rcx,rdx; shr rcx,32; shl rcx,30; add rcx,rax
@@ -126,7 +145,9 @@ describe('guestImage: the wide layout (1G leaves, GPAs past 183 GiB)', () => {
     expect(wide).toContain(`${hole} ${lin} f6 43 0c 01`);
     expect(wide).toContain('48 89 04 0b'); // mov [rbx+rcx], rax
     expect(wide).toContain('4c 33 34 0b'); // xor r14, [rbx+rcx]
-    const narrow = hex(guestCode(GUEST_WIDE_BASE));
+    // mov rcx,rax; shr rcx,21; movabs rdx,8405025; imul rcx,rdx; shr rcx,32; shl rcx,21; add rcx,rax
+    expect(hex(guestCode(GUEST_WIDE_2M_BASE, 21).bytes)).toContain('48 89 c1 48 c1 e9 15 48 ba 21 40 80 00 00 00 00 00 48 0f af ca 48 c1 e9 20 48 c1 e1 15 48 01 c1 f6 43 0c 01');
+    const narrow = hex(guestCode(GUEST_WIDE_BASE).bytes);
     expect(narrow).toContain(`${hole} f6 43 0c 01`);
     expect(narrow).toContain('48 89 04 03'); // mov [rbx+rax], rax
   });

@@ -50,11 +50,27 @@ const HOT_SHARE = 0.9;
 function guest_access(vcpu: KvmVcpu, gpa: number, write: boolean): number {
   for (let tries = 0; tries < 4; tries++) {
     const pfn = ept_translate(vcpu.kvm, gpa, write);
-    if (pfn >= 0) return pfn;
+    if (pfn >= 0) {
+      consume_check(vcpu, pfn, gpa);
+      return pfn;
+    }
     vcpu.stat[EXITS]!++; // the EPT violation is a VM exit handled in the kernel
     if (kvm_mmu_page_fault(vcpu, gpa, write) === RET_PF_EMULATE) return -1;
   }
   throw new Error(`BUG: EPT fault at gpa 0x${gpa.toString(16)} keeps coming back`);
+}
+
+/**
+ * The frame behind an SPTE has an uncorrected error (kernel/mce.ts): the
+ * guest's access is a machine check, which KVM hands to the host's
+ * do_machine_check as a user-mode one (vmx.c kvm_machine_check): the vCPU
+ * thread gets SIGBUS BUS_MCEERR_AR at the host address of the gpa.
+ */
+function consume_check(vcpu: KvmVcpu, pfn: number, gpa: number): void {
+  const hw = vcpu.kvm.deps.kmem.hwpoison;
+  if (hw === null || hw.count === 0 || !hw.has(pfn)) return;
+  const slot = vcpu.kvm.memslots[0]!.gfn_to_memslot(Math.floor(gpa / PAGE_SIZE));
+  throw hw.consume(pfn, slot ? slot.gfn_to_hva(Math.floor(gpa / PAGE_SIZE)) + page_offset(gpa) : 0);
 }
 
 /** gpa's offset in its page (not `%`: gpas are doubles, and a float modulo is a libm call per access). */
@@ -93,16 +109,15 @@ function seq_fault_run(vcpu: KvmVcpu, g: GuestState, first: number, npages: numb
   const hs = p.hole_start ?? 0;
   if ((p.hole_end ?? 0) > hs && gpa < hs) n = Math.min(n, (hs - gpa) / PAGE_SIZE);
   const k = kvm_tdp_fault_run(vcpu, gpa, n, write, runPfns, runRes);
+  const error = runRes.error;
+  runRes.error = undefined;
   for (let i = 0; i < k; i++) {
+    consume_check(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE);
     if (write) write8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE);
     else read8(vcpu, runPfns[i]!, gpa + i * PAGE_SIZE, g);
     g.pos++;
   }
-  if (runRes.error !== undefined) {
-    const e = runRes.error;
-    runRes.error = undefined;
-    throw e;
-  }
+  if (error !== undefined) throw error;
   return k > 0;
 }
 

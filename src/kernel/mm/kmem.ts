@@ -9,6 +9,7 @@
  * mm/gup.c (FOLL_PIN counts: folio_maybe_dma_pinned, gup_put_folio).
  */
 import { PAGES_PER_PMD } from '../../lib/size.ts';
+import type { Signal } from '../../uapi/signal.ts';
 import { AnonPages } from './anon.ts';
 import type { Dram } from './dram.ts';
 import type { PageAllocator } from './page_alloc.ts';
@@ -43,8 +44,19 @@ export function setup_transparent_hugepage(thp: ThpSettings, str: string, warn: 
   return false;
 }
 
+/** The CPU's view of frames with an uncorrected error (kernel/mce.ts): consuming one is a machine check. */
+export interface HwPoison {
+  /** Frames poisoned: 0 on the hot paths, which then look no further. */
+  readonly count: number;
+  has(pfn: number): boolean;
+  /** do_machine_check for an access by current at `va` (its own, or its guest's through KVM): the signal current gets. */
+  consume(pfn: number, va: number): Signal;
+}
+
 /** The memory-management globals of one host. */
 export class Kmem {
+  /** Poisoned frames as the CPU meets them (set by the host once memory_failure exists). */
+  hwpoison: HwPoison | null = null;
   /** The frame of empty_zero_page (mapped for read faults on anonymous memory). */
   zeroPfn = -1;
   /** __vm_enough_memory (mm/util.c): may `pages` more be committed? Set by kernel/mm/overcommit.ts. */

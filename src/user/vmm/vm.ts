@@ -52,7 +52,7 @@ interface Vm {
   statsDir: string;
   /** KVM_GET_STATS_FD of the VM and its vCPUs. */
   stats: KvmStats;
-  /** The guest code and tables for this RAM size (null when page 0 cannot map it), and vCPU 0's reset sregs. */
+  /** The guest code and tables for this RAM size (null when its tables cannot map it), and vCPU 0's reset sregs. */
   image: GuestImage | null;
   resetSregs: kvm_sregs;
   run: kvm_run;
@@ -158,7 +158,7 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   }));
   // The guest: its page tables and code after the descriptor, started in long mode at its entry.
   sys.store(ram.hva + GUEST_IMAGE_OFFSET, vm.image.bytes);
-  // The wide layout's PDPT pages (in the RAM below the hole): their first 8 bytes are the program's.
+  // A wide layout's table pages (in the RAM below the hole): their first 8 bytes are the program's.
   for (const t of vm.image.tables) sys.store(ram.hva + t.gpa + 8, t.bytes);
   sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_SREGS, guestSregs(vm.resetSregs, vm.image));
   sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_SET_REGS, guestRegs(vm.image));

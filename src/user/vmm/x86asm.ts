@@ -25,6 +25,8 @@ export interface Mem {
 const SHIFT = { rol: 0, shl: 4, shr: 5 } as const;
 /** 01-style ALU opcodes (op r/m, reg). */
 const ALU = { add: 0x01, or: 0x09, and: 0x21, sub: 0x29, xor: 0x31, cmp: 0x39, mov: 0x89, test: 0x85 } as const;
+/** Group-1 opcode extensions (81 /n id). */
+const ALU_IMM = { add: 0, or: 1, and: 4, xor: 6, cmp: 7 } as const;
 
 /** Emits bytes; labels resolve when `assemble` is called. */
 export class Asm {
@@ -161,9 +163,29 @@ export class Asm {
   }
   /** `add r, imm32` sign-extended (81 /0 id). */
   addImm32(dst: number, imm: number, bits: 32 | 64 = 64): this {
-    this.regOp([0x81], bits === 64, 0, dst);
+    return this.aluImm32('add', dst, imm, bits);
+  }
+  /** `OP r, imm32` sign-extended (81 /n id) for add/or/and/xor/cmp. */
+  aluImm32(op: keyof typeof ALU_IMM, dst: number, imm: number, bits: 32 | 64 = 64): this {
+    this.regOp([0x81], bits === 64, ALU_IMM[op], dst);
     this.le(imm, 4);
     return this;
+  }
+  /** `push r64` (50+r) and `pop r64` (58+r). */
+  push(src: number): this {
+    this.rex(false, 0, 0, src);
+    return this.bytes(0x50 + (src & 7));
+  }
+  pop(dst: number): this {
+    this.rex(false, 0, 0, dst);
+    return this.bytes(0x58 + (dst & 7));
+  }
+  /** `rdmsr` (0F 32): edx:eax ← MSR[ecx]; `wrmsr` (0F 30): MSR[ecx] ← edx:eax. CPL 0 only. */
+  rdmsr(): this {
+    return this.bytes(0x0f, 0x32);
+  }
+  wrmsr(): this {
+    return this.bytes(0x0f, 0x30);
   }
   /** rol/shl/shr r, imm8 (C1 /n ib). */
   shift(op: keyof typeof SHIFT, dst: number, n: number, bits: 32 | 64 = 64): this {
@@ -291,6 +313,13 @@ export class Asm {
     v.setFloat64(0, x, true);
     for (let i = 0; i < 8; i++) this.b.push(v.getUint8(i));
     return this;
+  }
+
+  /** The offset of a defined label. */
+  offsetOf(name: string): number {
+    const at = this.labels.get(name);
+    if (at === undefined) throw new Error(`undefined label ${name}`);
+    return at;
   }
 
   /** The code with every label reference resolved. */
