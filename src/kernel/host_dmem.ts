@@ -26,10 +26,10 @@ export function init_dmemfs(host: Host, vfs: Vfs, pseudo: PseudoFilesystems): vo
 
 /**
  * memory_failure's dmem hook (the series' dmem_memory_failure + dmemfs's
- * handler): a free dpage is retired; an allocated one is unmapped from every
- * process that maps it (ours) and each of them is sent SIGBUS BUS_MCEERR_AO
- * (the error was found, not touched: injection is not action-required).
- * A task touching it later gets BUS_MCEERR_AR from the fault.
+ * handler): a free dpage is retired; every process that maps an allocated
+ * one is sent SIGBUS BUS_MCEERR_AO (the error was found, not touched:
+ * injection is not action-required), and the mappings stay. A task touching
+ * the bad frame later takes a machine check: BUS_MCEERR_AR (kernel/mce.ts).
  */
 function dmem_memory_failure(host: Host, mounts: Set<DmemfsSbInfo>, pfn: number): boolean {
   if (!host.dmem.is_dmem_pfn(pfn)) return false;

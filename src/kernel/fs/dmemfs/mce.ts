@@ -4,12 +4,16 @@
  * dmemfs_kill_processes in fs/dmemfs/inode.c): find the file and offset that
  * own the dpage by scanning every inode, then signal every task mapping it.
  *
- * Our improvement (the original left the mapping in place): the dpage is
- * unmapped from every process, and dmemfs's fault refuses to map a dpage with
- * an error again (VM_FAULT_HWPOISON), so nobody reads the bad memory twice.
+ * As in the original, the mapping stays: there is no struct page to mark, and
+ * the rest of the dpage is good memory. Touching the bad frame again is a
+ * machine check (kernel/mce.ts): SIGBUS BUS_MCEERR_AR for that 4K, and a
+ * guest's access becomes a machine check for the guest. (An earlier version
+ * of the model unmapped the whole dpage and refused to map it again; with a
+ * VM on it that turned the guest's next touch into KVM_RUN failing with
+ * EFAULT — a PFNMAP fault reports no poison — and, with 1G dpages, killed
+ * the VMM at its next access anywhere in the GiB.)
  */
 import { PAGE_SIZE, alignDown, ilog2 } from '../../../lib/size.ts';
-import { zap_page_range_single } from '../../mm/memory.ts';
 import type { MmStruct } from '../../mm/mm_types.ts';
 import type { VmArea } from '../../mm/vm_area.ts';
 import type { Inode } from '../vfs/inode.ts';
@@ -44,8 +48,8 @@ function find_owner(mounts: Iterable<DmemfsSbInfo>, phys: number): { inode: Inod
 
 /**
  * Handle an error at pfn inside an allocated dpage: returns every mapping of the
- * bad frame (for the caller to signal), after unmapping the whole dpage from
- * each of them. An empty list means no file maps it (or no file holds it).
+ * bad frame, for the caller to signal. An empty list means no file maps it (or
+ * no file holds it).
  */
 export function dmemfs_memory_failure(mounts: Iterable<DmemfsSbInfo>, pfn: number): DmemMapper[] {
   const owner = find_owner(mounts, pfn * PAGE_SIZE);
@@ -65,9 +69,6 @@ export function dmemfs_memory_failure(mounts: Iterable<DmemfsSbInfo>, pfn: numbe
     const level = mm.pgtables.lastLevel;
     const lsb = level >= 1 && level <= 3 ? 12 + 9 * (level - 1) : ilog2(fsi.dpage_size);
     out.push({ mm, vma, addr, lsb });
-    const start = vma.start + Math.max(0, firstPgoff - vma.pgoff) * PAGE_SIZE;
-    const end = Math.min(vma.end, vma.start + (firstPgoff + pagesPerDpage - vma.pgoff) * PAGE_SIZE);
-    zap_page_range_single(mm, vma, start, end);
   }
   return out;
 }

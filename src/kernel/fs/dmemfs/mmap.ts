@@ -27,8 +27,6 @@ import { remap_pfn_range } from '../../mm/remap.ts';
 import {
   VM_DONTCOPY,
   VM_FAULT_FALLBACK,
-  VM_FAULT_HWPOISON,
-  VM_FAULT_HWPOISON_LARGE,
   VM_FAULT_SIGBUS,
   VM_HUGEPAGE,
   VM_IO,
@@ -72,11 +70,7 @@ function __dmemfs_fault(vmf: VmFault): number {
   // The original returned the raw -errno here as a vm_fault_t; SIGBUS is what it meant.
   if (phys < 0) return VM_FAULT_SIGBUS;
   const pfn = dmem_addr_to_pfn(inode, phys, vmf.pgoff, PAGE_SIZE);
-  // Ours: a dpage with a hardware error is never mapped again (SIGBUS BUS_MCEERR_AR).
-  // The whole dpage, as the huge fault below and memory failure (which retires
-  // and unmaps whole dpages) treat it: a 2M/1G dpage faulted in 4K pieces (the
-  // EOF fallback above) must not map the good frames of a bad dpage either.
-  if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON;
+  // A dpage with a hardware error is mapped like any other: its bad frame is a machine check when touched (mce.ts).
   return vmf_insert_pfn(mm, vma, vmf.address, pfn);
 }
 
@@ -100,7 +94,6 @@ function __dmemfs_huge_fault(vmf: VmFault, size: number, level: number): number 
   if (pgoff + size / PAGE_SIZE > Math.ceil(inode.i_size / PAGE_SIZE)) return VM_FAULT_FALLBACK;
   const phys = radix_get_create_entry(mm, vma, vmf.address, inode, pgoff);
   if (phys < 0) return VM_FAULT_SIGBUS;
-  if (DMEMFS_SB(inode).deps.pool.dpage_poisoned(phys)) return VM_FAULT_HWPOISON_LARGE;
   return vmf_insert_pfn_huge(mm, vma, vmf.address, phys / PAGE_SIZE, level);
 }
 
