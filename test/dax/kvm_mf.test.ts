@@ -134,4 +134,24 @@ describe('memory failure', () => {
     expect(run.exit_reason).toBe(KVM_EXIT_INTR);
     expect(sig).toMatchObject({ signo: SIGBUS, code: BUS_MCEERR_AR, addr: hva + 9 * PAGE_SIZE, addrLsb: 12 });
   });
+
+  it('map=0, a block with a known bad frame mapped afresh: the device refuses it and hva_to_pfn_remapped turns -EHWPOISON into EFAULT, as Linux does', () => {
+    const { host, task, hva } = devdax(2 * MiB, 4 * MiB, false);
+    const vm = createVm(task);
+    setRegion(task, vm.vmFd, 0, 0, 4 * MiB, hva);
+    const vcpu = createVcpu(task, vm.vmFd);
+    task.store(hva, new Uint8Array([0])); // the first 2M block, for the descriptor
+    task.sigaction(SIGBUS, () => {}); // the early kill's AO
+    host.mf.memory_failure((0x400000000 + 2 * MiB) / PAGE_SIZE + 3); // the second block is not faulted in yet
+    const run = new_kvm_run();
+    task.store(hva, encode_guest_program({ pattern: 0, flags: GUEST_FLAG_CHECKSUM, start_gpa: 2 * MiB, bytes: PAGE_SIZE, seed: 1, hot_percent: 10, iterations: 1 }));
+    let err: unknown = null;
+    try {
+      task.ioctl(vcpu, KVM_RUN, run);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'EFAULT' });
+    expect(task.state).toBe('R');
+  });
 });

@@ -40,10 +40,11 @@ grep -E '^(PageTables|SecPageTables):' /proc/meminfo
 cat /sys/kernel/debug/dmem/free_dpages
 
 # A hardware error in one of the guest's 1G dpages: the VM process hears of it
-# at once (BUS_MCEERR_AO; QEMU would inject a machine check into the guest),
-# KVM drops the 1G EPT leaf, and the guest's next touch makes KVM_RUN fail with
-# EFAULT: for memory without struct pages KVM cannot tell poison from a bad
-# address (hva_to_pfn_remapped), so no SIGBUS reaches the VMM and the guest stops.
+# at once (BUS_MCEERR_AO, injected into the guest as an action-optional machine
+# check). The dpage stays mapped, in the host and in the EPT (1G leaf), as the
+# DMEMFS series left it: the guest's next touch of the bad 4K is a machine check,
+# which reaches the VMM as SIGBUS BUS_MCEERR_AR and the guest as a #MC that ends
+# the program (status 2); the VM and the rest of the GiB live on.
 echo 0x400000 > /sys/kernel/debug/hwpoison/corrupt-pfn
 vmm run vmdmem --pattern seq
 vmm info vmdmem | grep -E '^(status|pages_1g)'
