@@ -28,6 +28,7 @@ import { NR_FILE_PAGES, NR_SHMEM } from './mm/vmstat.ts';
 import { PMD_SIZE } from '../lib/size.ts';
 import { VM_ACCOUNT, type VmArea } from './mm/vm_area.ts';
 import { meminfo_proc_show, node_read_meminfo, type MeminfoSource } from './proc/meminfo.ts';
+import { file_mapcount, pagemap_read } from './proc/pagemap.ts';
 import { proc_pid_cmdline, proc_pid_maps, proc_pid_model_faults, proc_pid_smaps, proc_pid_stat, proc_pid_status, type VmaFileInfo } from './proc/pid.ts';
 import { frag_show } from './proc/buddyinfo.ts';
 import { vmstat_show } from './proc/vmstat_show.ts';
@@ -181,6 +182,11 @@ function populate_proc(host: Host, proc: PseudoDir, vfs: Vfs): void {
     d.file('maps', { show: () => (t.state === 'Z' ? '' : proc_pid_maps(t.mm, fileInfo)) });
     d.file('smaps', { show: () => (t.state === 'Z' ? '' : proc_pid_smaps(t.mm, fileInfo, (v) => thp_vma_suitable(t.mm, v, v.start, PMD_SIZE))) });
     d.file('model_faults', { show: () => proc_pid_model_faults(t) });
+    // REG("pagemap", S_IRUSR, ...); the model's readers are root, so PFNs are shown (CAP_SYS_ADMIN).
+    d.file('pagemap', {
+      mode: 0o400,
+      read: (pos, count) => (t.state === 'Z' ? new Uint8Array(0) : pagemap_read(t.mm, pos, count, true, (pfn) => host.kmem.anon.mapcount(pfn), file_mapcount)),
+    });
     pidDirs.set(t.pid, d);
     return d;
   };

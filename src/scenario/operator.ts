@@ -2,8 +2,12 @@
  * An operator at the console of one freshly booted host: every change of
  * state goes through the shell and the user programs (mount, vmm, daxctl,
  * echo > /sys/...), and every reading through /proc, /sys and debugfs files
- * (cat). The runner sees only command output, as a person at a terminal would.
+ * (cat, or a pread of /proc/PID/pagemap). The runner sees only what those
+ * show, as a person at a terminal would.
  */
+import { Errno } from '../lib/errno.ts';
+import { PAGE_SIZE } from '../lib/size.ts';
+import { O_RDONLY } from '../uapi/fcntl.ts';
 import type { MachineDesc } from '../kernel/boot/machine.ts';
 import { Host } from '../kernel/host.ts';
 import type { Task } from '../kernel/process.ts';
@@ -52,6 +56,28 @@ export class Operator {
     this.err = '';
     const status = runShell(this.console, { script: `cat ${path}` });
     return status === 0 ? this.out : null;
+  }
+
+  /**
+   * One entry of /proc/PID/pagemap (pagemap.rst), as a tool reads it with
+   * pread at 8 × (address / 4K): the frame behind a present page, -1 when
+   * the page is not present there (or the process is gone).
+   */
+  pagemapFrame(pid: number, addr: number): number {
+    let fd = -1;
+    try {
+      fd = this.console.open(`/proc/${pid}/pagemap`, O_RDONLY);
+      const b = this.console.pread(fd, 8, Math.floor(addr / PAGE_SIZE) * 8);
+      if (b.length < 8) return -1;
+      const dv = new DataView(b.buffer, b.byteOffset, 8);
+      const hi = dv.getUint32(4, true);
+      return hi >>> 31 ? (hi & 0x7fffff) * 2 ** 32 + dv.getUint32(0, true) : -1;
+    } catch (e) {
+      if (e instanceof Errno) return -1;
+      throw e;
+    } finally {
+      if (fd >= 0) this.console.close(fd);
+    }
   }
 
   /** A number read from a one-value file (debugfs/sysfs), 0 when absent. */

@@ -7,8 +7,7 @@
  * behind guest address 32 MiB with debugfs hwpoison/corrupt-pfn, let the
  * guest read its memory again, stop the VM and give its memory back. Bytes
  * lost = memory available to guests before the VM minus after. The frame is
- * found by walking the VMM's page table at slot0.hva + 32 MiB (what Linux shows
- * in /proc/PID/pagemap, which the model does not have yet).
+ * read from the VMM's /proc/PID/pagemap at slot0.hva + 32 MiB (see frameAt).
  */
 import { GiB, MiB, PAGE_SIZE, formatSizeSuffix } from '../lib/size.ts';
 import { pte_pfn, LEVEL_SIZE } from '../kernel/mm/pgtable.ts';
@@ -41,8 +40,15 @@ function startProbeVm(op: Operator, be: Backend, vm: VmSpec, extra = '', lazy = 
   return { pid: Number(pid), path: prep.path };
 }
 
-/** The host frame behind a VMM virtual address (the pagemap walk). */
+/**
+ * The host frame behind a VMM virtual address: /proc/PID/pagemap, as an
+ * operator finds it. Memory without struct pages (VM_PFNMAP: dmemfs, device-dax
+ * map=0) is a hole in pagemap; there the probe walks the VMM's page table
+ * itself, where an operator would need the driver's own tools.
+ */
 function frameAt(op: Operator, pid: number, hva: number): number {
+  const pfn = op.pagemapFrame(pid, hva);
+  if (pfn >= 0) return pfn;
   const pt = op.host.tasks.get(pid)?.mm.pgtables;
   if (!pt) return -1;
   const e = pt.walk(hva);

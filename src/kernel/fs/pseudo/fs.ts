@@ -168,7 +168,7 @@ function pseudo_open(inode: Inode, file: File): void {
   const node = inode.i_private as PseudoFile;
   if (info(inode).cfg.noStore === 'open-EACCES') {
     if (file.f_mode & FMODE_WRITE && (!(inode.i_mode & 0o222) || !node.store)) throw new Errno('EACCES');
-    if (file.f_mode & FMODE_READ && (!(inode.i_mode & 0o444) || !node.show)) throw new Errno('EACCES');
+    if (file.f_mode & FMODE_READ && (!(inode.i_mode & 0o444) || !(node.show || node.read))) throw new Errno('EACCES');
   }
   file.private_data = { buf: null, read_pos: 0 } satisfies SeqState;
 }
@@ -177,6 +177,12 @@ function pseudo_open(inode: Inode, file: File): void {
 function pseudo_read(file: File, count: number, ppos: Loff): Uint8Array {
   const node = file.f_inode.i_private as PseudoFile;
   const st = file.private_data as SeqState;
+  if (node.read) {
+    // A binary proc_read: no snapshot, every read looks at the state now.
+    const out = node.read(ppos.pos, count);
+    ppos.pos += out.length;
+    return out;
+  }
   if (!node.show) throw new Errno('EIO');
   if (st.buf === null || ppos.pos !== st.read_pos) st.buf = utf8.encode(node.show());
   const out = st.buf.slice(ppos.pos, ppos.pos + count);

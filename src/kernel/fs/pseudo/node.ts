@@ -13,6 +13,8 @@ export interface PseudoFileSpec {
   show?: () => string;
   /** Accept one write() call's bytes (sysfs store); throw Errno to fail that write. */
   store?: (text: string) => void;
+  /** A binary file read at a position (a proc_ops.proc_read such as pagemap_read), instead of show; throw Errno to fail it. */
+  read?: (pos: number, count: number) => Uint8Array;
   /** Permission bits; default 0644 with store, 0444 without. */
   mode?: number;
 }
@@ -30,11 +32,13 @@ export class PseudoFile {
   readonly kind = 'file';
   readonly show: (() => string) | null;
   readonly store: ((text: string) => void) | null;
+  readonly read: ((pos: number, count: number) => Uint8Array) | null;
   readonly mode: number;
 
   constructor(spec: PseudoFileSpec) {
     this.show = spec.show ?? null;
     this.store = spec.store ?? null;
+    this.read = spec.read ?? null;
     this.mode = (spec.mode ?? (spec.store ? 0o644 : 0o444)) & 0o7777;
   }
 }
