@@ -5,6 +5,8 @@
  *
  * Fault counts come from /proc/self/model_faults, a file the model adds to
  * /proc (Linux has no per-process count of faults by mapping level).
+ * --pagemap then counts the mapping's pages by /proc/self/pagemap's bits
+ * (present, exclusively mapped, file or shared, swapped), Linux's own file.
  */
 import { Errno } from '../lib/errno.ts';
 import { PAGE_SIZE, parseSize } from '../lib/size.ts';
@@ -16,7 +18,7 @@ import { HOLD, readAll, writeStr, type ProgramContext } from './program.ts';
 const USAGE =
   'usage: memtouch (--anon | --file PATH [--create]) --size SIZE [--offset OFF] [--private]\n' +
   '                [--read | --write] [--touch all|none|SIZE] [--fill BYTE] [--verify BYTE]\n' +
-  '                [--thp | --no-thp] [--hold]\n';
+  '                [--thp | --no-thp] [--pagemap] [--hold]\n';
 
 interface Options {
   anon: boolean;
@@ -30,6 +32,7 @@ interface Options {
   fill: number | null;
   verify: number | null;
   thp: boolean | null;
+  pagemap: boolean;
   hold: boolean;
 }
 
@@ -48,7 +51,7 @@ function parseSz(text: string, what: string): number {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { anon: false, file: null, create: false, size: -1, offset: 0, private: false, write: true, touch: 'all', fill: null, verify: null, thp: null, hold: false };
+  const o: Options = { anon: false, file: null, create: false, size: -1, offset: 0, private: false, write: true, touch: 'all', fill: null, verify: null, thp: null, pagemap: false, hold: false };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -74,6 +77,7 @@ function parseArgs(argv: readonly string[]): Options {
       case '--verify': o.verify = parseByte(val()); break;
       case '--thp': o.thp = true; break;
       case '--no-thp': o.thp = false; break;
+      case '--pagemap': o.pagemap = true; break;
       case '--hold': o.hold = true; break;
       default: throw new UsageError(`unrecognized option '${a}'`);
     }
@@ -94,6 +98,27 @@ function faultCounts(sys: Syscalls): number[] {
   } finally {
     sys.close(fd);
   }
+}
+
+/** Pages of [addr, addr + size) with each /proc/self/pagemap bit set (pagemap.rst: 63 present, 62 swap, 61 file, 56 exclusive). */
+function pagemapCounts(sys: Syscalls, addr: number, size: number): { present: number; exclusive: number; file: number; swap: number } {
+  const c = { present: 0, exclusive: 0, file: 0, swap: 0 };
+  const fd = sys.open('/proc/self/pagemap', 0);
+  try {
+    const pages = Math.ceil(size / PAGE_SIZE);
+    const b = sys.pread(fd, 8 * pages, (addr / PAGE_SIZE) * 8);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let i = 4; i < b.length; i += 8) {
+      const hi = dv.getUint32(i, true);
+      if (hi >>> 31) c.present++;
+      if ((hi >>> 30) & 1) c.swap++;
+      if ((hi >>> 29) & 1) c.file++;
+      if ((hi >>> 24) & 1) c.exclusive++;
+    }
+  } finally {
+    sys.close(fd);
+  }
+  return c;
 }
 
 /** memtouch's main. */
@@ -150,6 +175,10 @@ export function memtouch({ sys, argv }: ProgramContext): number | typeof HOLD {
   const after = faultCounts(sys);
   const d = after.map((v, i) => v - before[i]!);
   writeStr(sys, 1, `pid=${sys.getpid()} addr=0x${addr.toString(16)} faults 4K=${d[0]} 2M=${d[1]} 1G=${d[2]}\n`);
+  if (o.pagemap) {
+    const c = pagemapCounts(sys, addr, o.size);
+    writeStr(sys, 1, `pagemap present=${c.present} exclusive=${c.exclusive} file=${c.file} swap=${c.swap}\n`);
+  }
   if (o.verify !== null) {
     const bad = verify(sys, addr, span, o.verify);
     if (bad) {

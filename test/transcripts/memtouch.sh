@@ -31,3 +31,10 @@ grep -E '^(Rss|AnonHugePages|THPeligible)' /proc/$!/smaps
 kill $!
 kill $!
 grep -E '^(AnonPages|AnonHugePages):' /proc/meminfo
+# --pagemap: the mapping's pages by their /proc/self/pagemap bits. Written anonymous
+# pages are present and exclusive; read ones map the shared zero page (present only);
+# tmpfs pages are file pages; a private write over them makes anonymous copies.
+memtouch --anon --size 1M --touch 256K --pagemap
+memtouch --anon --size 1M --read --pagemap
+memtouch --file /tmp/f --size 1M --read --pagemap
+memtouch --file /tmp/f --size 1M --private --touch 512K --pagemap

@@ -4,7 +4,8 @@
  * becomes named figures. The figures are what the kernel reports itself:
  * KVM_GET_STATS_FD's pages_4k/2m/1g (virt/kvm/kvm_main.c, arch/x86/kvm/x86.c
  * kvm_vm_stats_desc) through `vmm info`, /proc/meminfo's HugePages_*
- * (mm/hugetlb.c hugetlb_report_meminfo) and memtouch's faults by level.
+ * (mm/hugetlb.c hugetlb_report_meminfo), memtouch's faults by level and the
+ * bits of /proc/self/pagemap (fs/proc/task_mmu.c pagemap_read) it counts.
  */
 
 /** One command of a case. `{DIR}`, `{NR+n}` and `{OC+n}` are filled in per side (see VerifyContext). */
@@ -13,7 +14,7 @@ export interface VerifyStep {
   /** Prefix of the figures this command's output gives, if any. */
   label?: string;
   /** How to read the output. */
-  parse?: 'kvm' | 'faults' | 'hugepages';
+  parse?: 'kvm' | 'faults' | 'hugepages' | 'pagemap';
   /** A command whose failure means the case cannot run on that side (skipped with its message). */
   require?: boolean;
 }
@@ -153,6 +154,16 @@ export const CASES: readonly VerifyCase[] = [
       { cmd: 'memtouch --anon --size 8M --thp --read', label: 'thp-read', parse: 'faults' },
     ],
   },
+  {
+    name: 'pagemap',
+    title: '/proc/self/pagemap bits over an 8M mapping after memtouch (present, exclusive, file, swap)',
+    needs: [],
+    steps: [
+      { cmd: 'memtouch --anon --size 8M --no-thp --touch 3M --pagemap', label: 'anon-write', parse: 'pagemap' },
+      { cmd: 'memtouch --anon --size 8M --no-thp --read --pagemap', label: 'zero-page', parse: 'pagemap' },
+      { cmd: 'memtouch --anon --size 8M --thp --touch 4M --pagemap', label: 'thp', parse: 'pagemap' },
+    ],
+  },
 ];
 
 /** Figures of one case on one side, in the order they were read. */
@@ -171,6 +182,9 @@ export function parseStep(step: VerifyStep, out: string, figs: Figures, start: M
   } else if (step.parse === 'faults') {
     const m = /faults 4K=(\d+) 2M=(\d+) 1G=(\d+)/.exec(out);
     if (m) ['4K', '2M', '1G'].forEach((k, i) => figs.set(`${label}.faults_${k}`, Number(m[i + 1])));
+  } else if (step.parse === 'pagemap') {
+    const m = /pagemap present=(\d+) exclusive=(\d+) file=(\d+) swap=(\d+)/.exec(out);
+    if (m) ['present', 'exclusive', 'file', 'swap'].forEach((k, i) => figs.set(`${label}.${k}`, Number(m[i + 1])));
   } else if (step.parse === 'hugepages') {
     for (const m of out.matchAll(/^HugePages_(\w+):\s+(\d+)$/gm)) {
       const k = m[1]!;
