@@ -89,16 +89,16 @@ function owner(bus: DaxBusImpl, pfn: number): { dev: DevDaxImpl; pgoff: number }
 /**
  * memory_failure_dev_pagemap for device-dax: with struct pages the frame is
  * poisoned, the whole align-sized block is unmapped from every mapper and each
- * is sent SIGBUS BUS_MCEERR_AO with si_addr_lsb of the block (12/21/30); a later
- * touch faults BUS_MCEERR_AR. With map=0 (no struct pages) the mappers are
- * signalled with si_addr_lsb 12 and the mapping stays (≈ Linux 6.19).
+ * is sent SIGBUS BUS_MCEERR_AO with si_addr_lsb of the block (12/21/30). The
+ * device keeps no record of the error (its fault maps the block again); a later
+ * touch of the bad frame is a machine check, BUS_MCEERR_AR for that 4K
+ * (kernel/mce.ts). With map=0 (no struct pages) the mappers are signalled with
+ * si_addr_lsb 12 and the mapping stays (≈ Linux 6.19).
  */
 function dax_memory_failure(host: Host, bus: DaxBusImpl, pfn: number): boolean {
   const o = owner(bus, pfn);
   if (!o) return false;
   const { dev, pgoff } = o;
-  const st = dax_drvdata(dev)!;
-  st.poisoned.add(pfn);
   const hex = `0x${pfn.toString(16)}`;
   const lsb = dev.map ? Math.log2(dev.align) : 12;
   let n = 0;

@@ -30,8 +30,6 @@ import {
   VM_DONTDUMP,
   VM_DONTEXPAND,
   VM_FAULT_FALLBACK,
-  VM_FAULT_HWPOISON,
-  VM_FAULT_HWPOISON_LARGE,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
@@ -58,14 +56,12 @@ export interface DeviceDaxDeps {
   log: KernelLog;
 }
 
-/** device_dax's per-device state (drvdata): the pgmap, the iomem resources, the poisoned pfns. */
+/** device_dax's per-device state (drvdata): the pgmap and the iomem resources. */
 export interface DevDaxDrvdata {
   pgmap: DevPagemap | null;
   resources: Resource[];
   /** dax_alive(): false once killed (unbind). */
   alive: boolean;
-  /** Frames memory_failure hit (a small set; the real kernel marks the struct page or keeps a list). */
-  poisoned: Set<number>;
 }
 
 /** drvdata of a bound device, or null. */
@@ -104,7 +100,7 @@ export function device_dax_driver(deps: DeviceDaxDeps): DaxDriver {
           throw e;
         }
       }
-      dev.drvdata = { pgmap, resources, alive: true, poisoned: new Set() } satisfies DevDaxDrvdata;
+      dev.drvdata = { pgmap, resources, alive: true } satisfies DevDaxDrvdata;
     },
     remove(d: DevDax): void {
       const st = d.drvdata as DevDaxDrvdata;
@@ -142,14 +138,14 @@ function check_vma(dev: DevDaxImpl, vma: VmArea): void {
   if (vma.start % dev.align !== 0 || vma.end % dev.align !== 0) throw new Errno('EINVAL', 'unaligned vma');
 }
 
-/** Map the frames at phys with a leaf of `size` (ZONE_DEVICE pages, or special pfns for map=0). */
+/**
+ * Map the frames at phys with a leaf of `size` (ZONE_DEVICE pages, or special
+ * pfns for map=0). As in Linux, a block holding a frame with a known error is
+ * mapped like any other: the bad frame is a machine check when touched (mce.ts).
+ */
 function insert(vmf: VmFault, dev: DevDaxImpl, phys: number, size: number): number {
   const vma = vmf.vma;
   const mm = vma.vm_mm as MmStruct;
-  const st = dax_drvdata(dev)!;
-  for (const p of st.poisoned) {
-    if (p >= phys / PAGE_SIZE && p < (phys + size) / PAGE_SIZE) return size === PAGE_SIZE ? VM_FAULT_HWPOISON : VM_FAULT_HWPOISON_LARGE;
-  }
   const level = size === PUD_SIZE ? PUD_LEVEL : size === PMD_SIZE ? PMD_LEVEL : PTE_LEVEL;
   if (!dev.map) {
     // The RFC: no struct pages, so the mapping must never be copied (fork would need them).
