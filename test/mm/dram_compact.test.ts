@@ -136,7 +136,13 @@ describe('Dram compact forms', () => {
         expect(firstDiff(d.read(0, NF * PAGE_SIZE), r.read(0, NF * PAGE_SIZE))).toBe(-1);
         for (let p = 0; p < NF; p += 37) {
           expect(d.readByte(p * PAGE_SIZE + 3)).toBe(r.read(p * PAGE_SIZE + 3, 1)[0]);
-          expect(d.readUint(p * PAGE_SIZE + 4, 4)).toBe(new DataView(r.read(p * PAGE_SIZE + 4, 4).buffer).getUint32(0, true));
+          // readUint inside, across the edge of and outside a small write (runRead's three cases).
+          for (const off of [0, 3, 4, 6, 9]) {
+            for (const len of [1, 2, 3, 4]) {
+              const want = r.read(p * PAGE_SIZE + off, len).reduceRight((v, b) => v * 256 + b, 0);
+              expect(d.readUint(p * PAGE_SIZE + off, len)).toBe(want);
+            }
+          }
           expect(firstDiff(d.peekFrame(p) ?? new Uint8Array(PAGE_SIZE), r.read(p * PAGE_SIZE, PAGE_SIZE))).toBe(-1);
         }
         expect(d.residentFrames).toBeLessThanOrEqual(r.pages.size);

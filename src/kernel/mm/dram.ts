@@ -97,6 +97,31 @@ export class Dram {
     return { off: recs[r * REC + 2]!, len: recs[r * REC + 3]!, value: recValue(recs, r, rel) };
   }
 
+  /**
+   * readUint of a frame that holds at most a run's small write: 0 outside it; a
+   * read inside it is the stored integer's bytes by arithmetic (no byte loop,
+   * no object: the guest's reads of a word per page land here).
+   */
+  private runRead(c: Chunk, pfn: number, off: number, len: number): number {
+    if (c.runFrames === 0) return 0;
+    const rel = chunkRel(pfn);
+    const recs = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
+    if (recs === undefined) return 0;
+    const r = findRec(recs, rel);
+    if (r < 0) return 0;
+    const sOff = recs[r * REC + 2]!;
+    const sLen = recs[r * REC + 3]!;
+    if (off + len <= sOff || off >= sOff + sLen) return 0;
+    const value = recValue(recs, r, rel);
+    if (off >= sOff && off + len <= sOff + sLen) return Math.floor(value / 2 ** (8 * (off - sOff))) % 2 ** (8 * len);
+    let v = 0;
+    for (let k = len - 1; k >= 0; k--) {
+      const o = off + k - sOff;
+      v = v * 256 + (o >= 0 && o < sLen ? byteOf(value, o) : 0);
+    }
+    return v;
+  }
+
   /** Take pfn out of its run (it must be in one). */
   private unrun(c: Chunk, pfn: number): void {
     const rel = chunkRel(pfn);
@@ -243,17 +268,8 @@ export class Dram {
     else {
       const c = this.chunk(pfn);
       if (c === undefined) return 0;
-      buf = c.pages.get(pfn);
-      if (buf === undefined) {
-        const s = this.smallOf(c, pfn);
-        if (s === undefined) return 0;
-        let v = 0;
-        for (let k = len - 1; k >= 0; k--) {
-          const o = off + k - s.off;
-          v = v * 256 + (o >= 0 && o < s.len ? byteOf(s.value, o) : 0);
-        }
-        return v;
-      }
+      buf = c.pages.size > 0 ? c.pages.get(pfn) : undefined;
+      if (buf === undefined) return this.runRead(c, pfn, off, len);
     }
     if (buf === undefined) return 0;
     let v = 0;
