@@ -21,7 +21,7 @@
  * temporary copy, for reading only.
  */
 import { PAGE_SIZE } from '../../lib/size.ts';
-import { BLOCK_FRAMES, REC, appendRec, byteOf, findRec, insertRec, leValue, recValue, removeFromRec, removeRange, smallLimit, type SmallWrite } from './dram_runs.ts';
+import { BLOCK_FRAMES, REC, appendRec, byteOf, findRec, insertRec, leValue, readRun, recValue, removeFromRec, removeRange, smallLimit, type SmallWrite } from './dram_runs.ts';
 
 /** Frames per chunk (1 GiB of 4 KiB frames). */
 const CHUNK_FRAMES = 262144;
@@ -97,29 +97,12 @@ export class Dram {
     return { off: recs[r * REC + 2]!, len: recs[r * REC + 3]!, value: recValue(recs, r, rel) };
   }
 
-  /**
-   * readUint of a frame that holds at most a run's small write: 0 outside it; a
-   * read inside it is the stored integer's bytes by arithmetic (no byte loop,
-   * no object: the guest's reads of a word per page land here).
-   */
+  /** readUint of a frame that is not a page: its run's bytes, or zeros (dram_runs.ts readRun). */
   private runRead(c: Chunk, pfn: number, off: number, len: number): number {
     if (c.runFrames === 0) return 0;
     const rel = chunkRel(pfn);
     const recs = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
-    if (recs === undefined) return 0;
-    const r = findRec(recs, rel);
-    if (r < 0) return 0;
-    const sOff = recs[r * REC + 2]!;
-    const sLen = recs[r * REC + 3]!;
-    if (off + len <= sOff || off >= sOff + sLen) return 0;
-    const value = recValue(recs, r, rel);
-    if (off >= sOff && off + len <= sOff + sLen) return Math.floor(value / 2 ** (8 * (off - sOff))) % 2 ** (8 * len);
-    let v = 0;
-    for (let k = len - 1; k >= 0; k--) {
-      const o = off + k - sOff;
-      v = v * 256 + (o >= 0 && o < sLen ? byteOf(value, o) : 0);
-    }
-    return v;
+    return recs === undefined ? 0 : readRun(recs, rel, off, len);
   }
 
   /** Take pfn out of its run (it must be in one). */

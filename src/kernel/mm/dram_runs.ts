@@ -51,6 +51,28 @@ export function recValue(recs: number[], r: number, rel: number): number {
 }
 
 /**
+ * The len-byte (1..4) little-endian integer at byte `off` of frame rel: 0 where
+ * no record holds the frame or outside its write; a read inside the write is the
+ * stored integer's bytes by arithmetic (no byte loop: a guest reading the word it
+ * stored per page lands here).
+ */
+export function readRun(recs: number[], rel: number, off: number, len: number): number {
+  const r = findRec(recs, rel);
+  if (r < 0) return 0;
+  const sOff = recs[r * REC + 2]!;
+  const sLen = recs[r * REC + 3]!;
+  if (off + len <= sOff || off >= sOff + sLen) return 0;
+  const value = recValue(recs, r, rel);
+  if (off >= sOff && off + len <= sOff + sLen) return Math.floor(value / 2 ** (8 * (off - sOff))) % 2 ** (8 * len);
+  let v = 0;
+  for (let k = len - 1; k >= 0; k--) {
+    const o = off + k - sOff;
+    v = v * 256 + (o >= 0 && o < sLen ? byteOf(value, o) : 0);
+  }
+  return v;
+}
+
+/**
  * Add frame rel (absent from every record) holding `value` at off/len; extends the
  * preceding record when the frame continues its progression.
  */
