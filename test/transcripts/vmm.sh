@@ -58,3 +58,22 @@ vmm start bad --memory 16G --host-nodes 3 --policy bind
 ls /mnt /run/vmm
 vmm start bad --memory 16Q
 echo "status $?"
+
+# vmm mce: QEMU's HMP mce, injected before the guest next runs. An action-optional
+# error and an action-required one between programs pass; two in a row (MCIP still
+# set) are a triple fault; the monitor's own checks come first.
+vmm start m --memory 64M
+vmm run m --pattern seq --write
+vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
+vmm run m --pattern seq
+vmm mce m 0 9 0xbd80000000000134 0x7 0x100000 0x8c
+vmm run m --pattern seq
+vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
+vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
+vmm run m --pattern seq
+echo "status $?"
+vmm mce m 0 10 0xbd000000000000c0 0x5 0x100000 0x8c
+vmm mce m 0 9 0x1 0x5 0x100000 0x8c
+vmm mce m 1 9 0xbd000000000000c0 0x5 0x100000 0x8c
+echo "status $?"
+vmm stop m

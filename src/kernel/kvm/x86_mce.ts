@@ -122,6 +122,16 @@ export function kvm_vcpu_ioctl_x86_set_mce(vcpu: KvmVcpu, arg: unknown): number 
   return 0;
 }
 
+/**
+ * __set_regs's `vcpu->arch.exception.pending = false`: KVM_SET_REGS drops a
+ * queued #MC (the banks and MCG_STATUS keep the error, MCIP included, so the
+ * next uncorrected one is a triple fault). A requested triple fault stays.
+ */
+export function kvm_clear_pending_mce(vcpu: KvmVcpu): void {
+  const s = state.get(vcpu);
+  if (s) s.pending = false;
+}
+
 /** What the vCPU must do before running guest code: nothing, take a #MC, or shut down. */
 export type MceEvent = { kind: 'none' } | { kind: 'triple-fault' } | { kind: 'mc'; gpa: number; actionRequired: boolean };
 

@@ -29,6 +29,7 @@ import {
   type kvm_sregs,
 } from '../../uapi/kvm_x86.ts';
 import type { KvmVcpu } from './kvm_host.ts';
+import { kvm_clear_pending_mce } from './x86_mce.ts';
 
 /** A vCPU's architectural state as the ioctls see it. */
 interface X86State {
@@ -126,12 +127,13 @@ export function kvm_arch_vcpu_ioctl_get_regs(vcpu: KvmVcpu, arg: unknown): numbe
   return 0;
 }
 
-/** KVM_SET_REGS: the guest restarts at the new RIP (the model's program starts over). */
+/** KVM_SET_REGS: the guest restarts at the new RIP (the model's program starts over); a queued exception is dropped. */
 export function kvm_arch_vcpu_ioctl_set_regs(vcpu: KvmVcpu, arg: unknown): number {
   const regs = copyFields<kvm_regs>(arg, KVM_REGS_FIELDS);
   get(vcpu).regs = regs;
   vcpu.guest.prog = null;
   vcpu.guest.pendingMmioRead = false;
+  kvm_clear_pending_mce(vcpu);
   return 0;
 }
 

@@ -14,9 +14,11 @@ export interface VerifyStep {
   /** Prefix of the figures this command's output gives, if any. */
   label?: string;
   /** How to read the output. */
-  parse?: 'kvm' | 'faults' | 'hugepages' | 'pagemap';
+  parse?: 'kvm' | 'faults' | 'hugepages' | 'pagemap' | 'run';
   /** A command whose failure means the case cannot run on that side (skipped with its message). */
   require?: boolean;
+  /** Record the exit status as LABEL.exit and go on, failure or not. */
+  exit?: boolean;
 }
 
 /** A hugetlb pool a case needs: `count` pages of `size` bytes added for the case. */
@@ -68,6 +70,14 @@ function kvmSteps(opts: string, label: string): VerifyStep[] {
     { cmd: 'vmm stop g' },
   ];
 }
+
+/**
+ * `vmm mce` arguments after CPU and BANK, as QEMU's kvm_mce_inject builds them:
+ * STATUS (VAL|UC|EN|MISCV|ADDRV|S, with AR and MCACOD 0x134, or 0xc0 for AO),
+ * MCGSTATUS (MCIP|RIPV, and EIPV for AR), ADDR, MISC (physical address, 4K).
+ */
+const MCE_AO = '0xbd000000000000c0 0x5 0x100000 0x8c';
+const MCE_AR = '0xbd80000000000134 0x7 0x100000 0x8c';
 
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
 const NR_OVERCOMMIT = '/proc/sys/vm/nr_overcommit_hugepages';
@@ -155,6 +165,24 @@ export const CASES: readonly VerifyCase[] = [
     ],
   },
   {
+    name: 'guest-mce',
+    title: "machine checks for the guest (vmm mce: QEMU's HMP mce, injected before the next run): AO and an idle AR pass, one while MCIP is set shuts the guest down",
+    needs: ['kvm'],
+    steps: [
+      { cmd: 'vmm start g --memory 64M --memory-backend memfd', require: true },
+      { cmd: 'vmm run g --pattern seq --write' },
+      { cmd: `vmm mce g 0 9 ${MCE_AO}` },
+      { cmd: 'vmm run g --pattern seq', label: 'ao', parse: 'run', exit: true },
+      { cmd: `vmm mce g 0 9 ${MCE_AR}` },
+      { cmd: 'vmm run g --pattern seq', label: 'ar-idle', parse: 'run', exit: true },
+      { cmd: `vmm mce g 0 9 ${MCE_AO}` },
+      { cmd: `vmm mce g 0 9 ${MCE_AO}` },
+      { cmd: 'vmm run g --pattern seq', label: 'mcip', parse: 'run', exit: true },
+      { cmd: `vmm mce g 0 12 ${MCE_AO}`, label: 'bad-bank', exit: true },
+      { cmd: 'vmm stop g' },
+    ],
+  },
+  {
     name: 'pagemap',
     title: '/proc/self/pagemap bits over an 8M mapping after memtouch (present, exclusive, file, swap)',
     needs: [],
@@ -182,6 +210,9 @@ export function parseStep(step: VerifyStep, out: string, figs: Figures, start: M
   } else if (step.parse === 'faults') {
     const m = /faults 4K=(\d+) 2M=(\d+) 1G=(\d+)/.exec(out);
     if (m) ['4K', '2M', '1G'].forEach((k, i) => figs.set(`${label}.faults_${k}`, Number(m[i + 1])));
+  } else if (step.parse === 'run') {
+    const m = /\bstatus=(\d+)/.exec(out);
+    if (m) figs.set(`${label}.status`, Number(m[1]));
   } else if (step.parse === 'pagemap') {
     const m = /pagemap present=(\d+) exclusive=(\d+) file=(\d+) swap=(\d+)/.exec(out);
     if (m) ['present', 'exclusive', 'file', 'swap'].forEach((k, i) => figs.set(`${label}.${k}`, Number(m[i + 1])));

@@ -39,7 +39,8 @@ export function runSteps(exec: Exec, c: VerifyCase, ctx: VerifyContext): SideRes
     const cmd = expand(step.cmd, ctx);
     const r = exec(cmd);
     transcript += `$ ${cmd}\n${r.out}${r.err}`;
-    if (r.status !== 0) {
+    if (step.exit) figures.set(`${step.label ?? cmd}.exit`, r.status);
+    if (r.status !== 0 && !step.exit) {
       const why = `${cmd}: ${firstLine(r) || `exit status ${r.status}`}`;
       return step.require ? { figures, skipped: why, transcript } : { figures, error: why, transcript };
     }

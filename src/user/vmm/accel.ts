@@ -52,6 +52,8 @@ export interface KvmState {
   slots: kvm_userspace_memory_region[];
   /** The vCPUs may use 1 GiB pages (pdpe1gb in KVM_GET_SUPPORTED_CPUID). */
   gbpages: boolean;
+  /** The MCG_CAP each vCPU was given (0: no machine checks). */
+  mcgCap: number;
 }
 
 /** kvm_get_supported_cpuid(): ask with room for 256 entries, twice as many on each E2BIG. */
@@ -141,6 +143,7 @@ export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number
     throw new VmmError(`kvm_arch_get_supported_cpuid: ${errnoOf(e).strerror}`);
   }
   const vcpuFds: number[] = [];
+  let mcgCap = 0;
   for (let id = 0; id < vcpus; id++) {
     try {
       const fd = sys.ioctl(fds.vmFd, KVM_CREATE_VCPU, id);
@@ -154,9 +157,9 @@ export function kvmMachineInit(sys: Syscalls, fds: { kvmFd: number; vmFd: number
     } catch (e) {
       throw new VmmError(`kvm_init_vcpu: KVM_SET_CPUID2 failed: ${errnoOf(e).strerror}`);
     }
-    kvmSetupMce(sys, fds.kvmFd, vcpuFds[id]!, cpuid);
+    mcgCap = kvmSetupMce(sys, fds.kvmFd, vcpuFds[id]!, cpuid);
   }
-  return { ...fds, vcpuFds, slots, gbpages: cpuid_has_gbpages(cpuid) };
+  return { ...fds, vcpuFds, slots, gbpages: cpuid_has_gbpages(cpuid), mcgCap };
 }
 
 /**

@@ -26,6 +26,12 @@ function liveVm(sys: Syscalls, name: string): number | null {
 
 /** Send one monitor command; the reply's fields, or an error printed and null. */
 function call(sys: Syscalls, name: string, req: QmpRequest): Record<string, unknown> | null {
+  const r = callRaw(sys, name, req);
+  return r === null ? null : typeof r === 'string' ? { output: r } : r;
+}
+
+/** Send one monitor command; the reply as it came, or an error printed and null. */
+function callRaw(sys: Syscalls, name: string, req: QmpRequest): Record<string, unknown> | string | null {
   const pid = liveVm(sys, name);
   if (pid === null) return null;
   const resp = qmpCall(sys, name, pid, req);
@@ -48,6 +54,20 @@ export function vmmRun(sys: Syscalls, o: RunOptions): number {
   if (!r) return 1;
   writeStr(sys, 1, `${o.name} ${Object.entries(r).map(([k, v]) => `${k}=${String(v)}`).join(' ')}\n`);
   return r.status === 0 ? 0 : 1;
+}
+
+/**
+ * `vmm mce NAME CPU BANK STATUS MCGSTATUS ADDR MISC`: QEMU's HMP `mce`, sent as
+ * QMP human-monitor-command. Silent on success; what the monitor says instead
+ * (e.g. "Invalid MCE bank number") is printed and the exit status is 1.
+ */
+export function vmmMce(sys: Syscalls, o: { name: string; args: string[] }): number {
+  const r = callRaw(sys, o.name, { execute: 'human-monitor-command', arguments: { 'command-line': `mce ${o.args.join(' ')}` } });
+  if (r === null) return 1;
+  const text = typeof r === 'string' ? r : '';
+  if (!text) return 0;
+  writeStr(sys, 2, `vmm: ${o.name}: ${text.trimEnd()}\n`);
+  return 1;
 }
 
 /** `vmm info NAME`: key=value lines. */

@@ -5,6 +5,7 @@
  *
  *   vmm start NAME --memory SIZE [--memory-backend ram|memfd|file] …   the VM process
  *   vmm run NAME --pattern seq|random|hot-cold [--bytes SIZE] [--write] [--seed N]
+ *   vmm mce NAME CPU BANK STATUS MCGSTATUS ADDR MISC                    QEMU's HMP mce
  *   vmm info NAME | vmm list | vmm stop NAME
  *
  * `vmm start` is the VM: it parks itself and stays as a background job. The
@@ -17,8 +18,8 @@
  * nothing left behind), 2 for a bad command line.
  */
 import { writeStr, type HOLD, type ProgramContext } from '../program.ts';
-import { vmmInfo, vmmList, vmmRun, vmmStop } from './client.ts';
-import { USAGE, UsageError, parseNameOnly, parseRun, parseStart } from './options.ts';
+import { vmmInfo, vmmList, vmmMce, vmmRun, vmmStop } from './client.ts';
+import { USAGE, UsageError, parseMce, parseNameOnly, parseRun, parseStart } from './options.ts';
 import { vmmStart } from './vm.ts';
 
 /** vmm's main. */
@@ -29,6 +30,8 @@ export function vmm({ sys, argv }: ProgramContext): number | typeof HOLD {
         return vmmStart(sys, parseStart(argv));
       case 'run':
         return vmmRun(sys, parseRun(argv));
+      case 'mce':
+        return vmmMce(sys, parseMce(argv));
       case 'info':
         return vmmInfo(sys, parseNameOnly(argv));
       case 'list':

@@ -55,9 +55,9 @@ function cpuHasMca(cpuid: kvm_cpuid2): boolean {
   return family >= 6 && (leaf1.edx & (CPUID_MCE | CPUID_MCA)) === (CPUID_MCE | CPUID_MCA);
 }
 
-/** kvm_arch_init_vcpu's MCE part: give the vCPU QEMU's MCG_CAP, masked by what KVM supports. */
-export function kvmSetupMce(sys: Syscalls, kvmFd: number, vcpuFd: number, cpuid: kvm_cpuid2): void {
-  if (!cpuHasMca(cpuid)) return;
+/** kvm_arch_init_vcpu's MCE part: give the vCPU QEMU's MCG_CAP, masked by what KVM supports; the MCG_CAP set (0: none). */
+export function kvmSetupMce(sys: Syscalls, kvmFd: number, vcpuFd: number, cpuid: kvm_cpuid2): number {
+  if (!cpuHasMca(cpuid)) return 0;
   const banks = sys.ioctl(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_MCE);
   if (banks <= 0) throw new VmmError('kvm_get_mce_cap_supported: Function not implemented');
   const supported: kvm_u64_out = { value: 0 };
@@ -75,14 +75,48 @@ export function kvmSetupMce(sys: Syscalls, kvmFd: number, vcpuFd: number, cpuid:
     if (!(e instanceof Errno)) throw e;
     throw new VmmError(`KVM_X86_SETUP_MCE: ${e.strerror}`);
   }
+  return mcgCap;
+}
+
+/** A machine check the monitor's `mce` command asked for, to inject before the vCPU next runs. */
+export interface MceRequest {
+  cpu: number;
+  mce: kvm_x86_mce;
+}
+
+/** An HMP integer argument ('l': decimal, or 0x hex), as a u64. */
+function hmpU64(text: string): bigint | null {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return null;
+  const v = BigInt(text);
+  return v < 1n << 64n ? v : null;
 }
 
 /**
- * kvm_mce_inject(): an uncorrected, signalled error at `gpa` in bank 9 —
- * action required (AR, error code 0x134, RIPV|EIPV) when the guest consumed
- * it, action optional (0xc0, RIPV) when found in the background.
+ * HMP `mce cpu bank status mcgstatus addr misc` (monitor/hmp-cmds-target.c
+ * hmp_mce → target/i386/helper.c cpu_x86_inject_mce): the request, or the
+ * line the monitor prints instead. A cpu that does not exist is ignored (no
+ * output, as qemu_get_cpu returning NULL). QEMU injects on the vCPU thread
+ * before it next enters the guest (run_on_cpu); so does vmm, at the next `run`.
  */
-export function kvmMceInject(sys: Syscalls, vcpuFd: number, gpa: number, code: number): void {
+export function hmpMce(args: readonly string[], mcgCap: number, nrVcpus: number): MceRequest | string | null {
+  if (args.length !== 6) return 'mce: expected cpu bank status mcgstatus addr misc';
+  const v = args.map(hmpU64);
+  if (v.some((x) => x === null)) return `mce: invalid number '${args[v.findIndex((x) => x === null)]}'`;
+  const [cpu, bank, status, mcgStatus, addr, misc] = v as bigint[];
+  if (cpu! >= BigInt(nrVcpus)) return null;
+  if (!mcgCap) return 'MCE injection not supported';
+  if (bank! >= BigInt(mcgCap & 0xff)) return 'Invalid MCE bank number';
+  if (!(status! & MCI_STATUS_VAL)) return 'Invalid MCE status code';
+  if (addr! > BigInt(Number.MAX_SAFE_INTEGER)) return `mce: address ${args[4]} out of range`;
+  return { cpu: Number(cpu), mce: { bank: Number(bank), status: status!, mcg_status: mcgStatus!, addr: Number(addr), misc: misc! } };
+}
+
+/**
+ * kvm_mce_inject()'s machine check: an uncorrected, signalled error at `gpa`
+ * in bank 9 — action required (AR, error code 0x134, RIPV|EIPV) when the guest
+ * consumed it, action optional (0xc0, RIPV) when found in the background.
+ */
+export function kvmMceForSigbus(gpa: number, code: number): kvm_x86_mce {
   let status = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | MCI_STATUS_MISCV | MCI_STATUS_ADDRV | MCI_STATUS_S;
   let mcgStatus = MCG_STATUS_MCIP | MCG_STATUS_RIPV;
   if (code === BUS_MCEERR_AR) {
@@ -91,6 +125,10 @@ export function kvmMceInject(sys: Syscalls, vcpuFd: number, gpa: number, code: n
   } else {
     status |= 0xc0n;
   }
-  const mce: kvm_x86_mce = { status, addr: gpa, misc: MCI_MISC_PHYS_4K, mcg_status: mcgStatus, bank: MCE_INJECT_BANK };
-  sys.ioctl(vcpuFd, KVM_X86_SET_MCE, mce);
+  return { status, addr: gpa, misc: MCI_MISC_PHYS_4K, mcg_status: mcgStatus, bank: MCE_INJECT_BANK };
+}
+
+/** KVM_X86_SET_MCE of kvmMceForSigbus's machine check, at once (the vCPU must run next without a register write). */
+export function kvmMceInject(sys: Syscalls, vcpuFd: number, gpa: number, code: number): void {
+  sys.ioctl(vcpuFd, KVM_X86_SET_MCE, kvmMceForSigbus(gpa, code));
 }

@@ -30,8 +30,8 @@ export interface QmpRequest {
   arguments?: Record<string, unknown>;
 }
 
-/** A QMP reply: a result, or an error with QEMU's error class. */
-export type QmpResponse = { return: Record<string, unknown> } | { error: { class: string; desc: string } };
+/** A QMP reply: a result (human-monitor-command's is the HMP output text), or an error with QEMU's error class. */
+export type QmpResponse = { return: Record<string, unknown> | string } | { error: { class: string; desc: string } };
 
 /** /run/vmm/NAME/FILE. */
 export function vmPath(name: string, file?: string): string {

@@ -12,6 +12,7 @@ export const USAGE =
   '                 [--share] [--prealloc] [--host-nodes N[,M]] [--policy default|preferred|bind|interleave]\n' +
   '                 [--align SIZE] [--hugetlb] [--hugetlbsize SIZE] [--vcpus N] [--vfio]\n' +
   '       vmm run NAME --pattern seq|random|hot-cold [--bytes SIZE] [--write] [--seed N]\n' +
+  '       vmm mce NAME CPU BANK STATUS MCGSTATUS ADDR MISC\n' +
   '       vmm info NAME\n' +
   '       vmm list\n' +
   '       vmm stop NAME\n';
@@ -250,6 +251,14 @@ export function parseRun(argv: readonly string[]): RunOptions {
   if (!(PATTERNS as readonly string[]).includes(pattern)) throw new UsageError(`--pattern: expected seq, random or hot-cold, not '${pattern}'`);
   o.pattern = pattern as PatternName;
   return o;
+}
+
+/** Parse `vmm mce NAME CPU BANK STATUS MCGSTATUS ADDR MISC` (QEMU's HMP `mce`; the numbers are checked by the VM's monitor). */
+export function parseMce(argv: readonly string[]): { name: string; args: string[] } {
+  const name = checkName(argv[2]);
+  const args = argv.slice(3);
+  if (args.length !== 6) throw new UsageError('mce: expected CPU BANK STATUS MCGSTATUS ADDR MISC');
+  return { name, args };
 }
 
 /** Parse a subcommand that takes only NAME (info, stop). */

@@ -25,7 +25,7 @@ import {
   new_kvm_run,
   type kvm_run,
 } from '../../uapi/kvm.ts';
-import { KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, type kvm_sregs } from '../../uapi/kvm_x86.ts';
+import { KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, KVM_X86_SET_MCE, type kvm_sregs } from '../../uapi/kvm_x86.ts';
 import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, SIGTERM, SIGUSR1, Signal } from '../../uapi/signal.ts';
 import type { SigInfo, Syscalls } from '../../uapi/syscalls.ts';
 import { HOLD, writeStr } from '../program.ts';
@@ -33,7 +33,7 @@ import { kvmInit, kvmMachineInit, vfioInit, type KvmState } from './accel.ts';
 import { hostMemoryBackendAlloc, type RamBlock } from './backend.ts';
 import { pcRamRegions, ramHole, ramOffsetToGpa, type RamRegion } from './pc_ram.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs, type GuestImage } from './guest_x86.ts';
-import { kvmMceInject } from './mce.ts';
+import { hmpMce, kvmMceForSigbus, type MceRequest } from './mce.ts';
 import { KvmStats } from './stats.ts';
 import { VMM_RUN_DIR, processAlive, qmpReadRequest, qmpReply, readText, removeVmDir, vmPath, vmPid, writeText, type QmpResponse } from './monitor.ts';
 import type { PatternName, StartOptions } from './options.ts';
@@ -58,6 +58,8 @@ interface Vm {
   run: kvm_run;
   /** QEMU's RunState as `info` shows it: a failed KVM_RUN stops the guest (internal-error). */
   status: 'running' | 'internal-error';
+  /** Machine checks the monitor's `mce` asked for, injected before the vCPU next runs. */
+  pendingMce: MceRequest[];
 }
 
 const PATTERN_CODES: Record<PatternName, number> = { seq: GUEST_PATTERN_SEQ, random: GUEST_PATTERN_RANDOM, 'hot-cold': GUEST_PATTERN_HOT_COLD };
@@ -165,6 +167,9 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   const run = vm.run;
   let mmio = 0;
   for (;;) {
+    // kvm_arch_process_async_events: machine checks queued since the last entry go in now,
+    // after the registers (KVM_SET_REGS drops a queued exception: __set_regs).
+    for (const m of vm.pendingMce.splice(0)) sys.ioctl(vm.kvm.vcpuFds[m.cpu]!, KVM_X86_SET_MCE, m.mce);
     try {
       sys.ioctl(vm.kvm.vcpuFds[0]!, KVM_RUN, run);
     } catch (e) {
@@ -211,6 +216,16 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
   return { return: r };
 }
 
+/** An HMP command line (human-monitor-command): its output text; `mce` is the one vmm has. */
+function hmp(vm: Vm, line: string): string {
+  const [cmd, ...args] = line.trim().split(/\s+/);
+  if (cmd !== 'mce') return `unknown command: '${cmd ?? ''}'\n`;
+  const r = hmpMce(args, vm.kvm.mcgCap, vm.kvm.vcpuFds.length);
+  if (typeof r === 'string') return `${r}\n`;
+  if (r) vm.pendingMce.push(r);
+  return '';
+}
+
 /** The SIGUSR1 handler: serve the pending monitor request. */
 function monitorHandler(vm: Vm): () => void {
   return () => {
@@ -220,6 +235,7 @@ function monitorHandler(vm: Vm): () => void {
     try {
       if (req.execute === 'query-vm') resp = { return: qmpInfo(vm) };
       else if (req.execute === 'x-guest-run') resp = qmpRun(vm, req.arguments ?? {});
+      else if (req.execute === 'human-monitor-command') resp = { return: hmp(vm, String(req.arguments?.['command-line'] ?? '')) };
       else resp = { error: { class: 'CommandNotFound', desc: `The command ${req.execute} has not been found` } };
     } catch (e) {
       // A failed system call is the request's error; a Signal (SIGBUS) goes on and ends the VM.
@@ -240,8 +256,9 @@ function monitorHandler(vm: Vm): () => void {
  * in guest RAM becomes a machine check the guest handles (kvm_mce_inject,
  * mce.ts) — action-required when the guest consumed it (from KVM_RUN),
  * action-optional when memory_failure found it first (QEMU sets
- * PR_MCE_KILL_EARLY to get those). An error outside guest RAM that QEMU
- * itself consumed, or a plain bus error, ends the VMM.
+ * PR_MCE_KILL_EARLY to get those). The machine check is queued for the
+ * vCPU's next entry (cpu_x86_inject_mce's run_on_cpu). An error outside guest
+ * RAM that QEMU itself consumed, or a plain bus error, ends the VMM.
  */
 function onSigbus(vm: Vm, code: number, at: number): void {
   const { sys, ram } = vm;
@@ -252,7 +269,7 @@ function onSigbus(vm: Vm, code: number, at: number): void {
     sys.exit(1);
   } else if (at >= ram.hva && at < ram.hva + ram.size && ramOffsetToGpa(vm.regions, at - ram.hva) >= 0) {
     const gpa = ramOffsetToGpa(vm.regions, at - ram.hva);
-    kvmMceInject(sys, vm.kvm.vcpuFds[0]!, gpa, code);
+    vm.pendingMce.push({ cpu: 0, mce: kvmMceForSigbus(gpa, code) });
     const what = `Guest MCE Memory Error at QEMU addr ${addr} and GUEST addr 0x${gpa.toString(16)} of type ${type} injected`;
     writeStr(sys, 2, code === BUS_MCEERR_AR ? `vmm: ${what}\n` : `vmm: warning: ${what}\n`);
   } else if (code === BUS_MCEERR_AO) {
@@ -300,7 +317,7 @@ export function vmmStart(sys: Syscalls, o: StartOptions): number | typeof HOLD {
     const resetSregs = {} as kvm_sregs;
     sys.ioctl(kvm.vcpuFds[0]!, KVM_GET_SREGS, resetSregs);
     const image = guestImage(regions, kvm.gbpages);
-    vm = { sys, o, ram, regions, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, stats, image, resetSregs, run: new_kvm_run(), status: 'running' };
+    vm = { sys, o, ram, regions, kvm, vfioFd, statsDir: `/sys/kernel/debug/kvm/${sys.getpid()}-${kvm.vmFd}`, stats, image, resetSregs, run: new_kvm_run(), status: 'running', pendingMce: [] };
     writeText(sys, vmPath(o.name, 'config'), configLines(o, ram).map(([k, v]) => `${k}=${v}\n`).join(''));
     sys.sigaction(SIGUSR1, monitorHandler(vm));
     sys.sigaction(SIGTERM, shutdownHandler(vm));
