@@ -4,6 +4,7 @@
  * or root/hugetlb is missing.
  */
 import { linuxUnavailable } from '../../src/cli/sh_linux.ts';
+import { kvmUnavailable } from '../../src/linux/kvm/index.ts';
 import { readHugetlbInfo } from '../../src/linux/session.ts';
 
 const printed = new Set<string>();
@@ -18,6 +19,14 @@ function note(what: string, reason: string | null): string | null {
 /** Why the Linux backend cannot run here, or null. */
 export function noLinux(): string | null {
   return note('linux backend', linuxUnavailable());
+}
+
+/** Why real-KVM tests cannot run here (no backend, not root, no usable /dev/kvm), or null. */
+export function noKvm(): string | null {
+  const why = linuxUnavailable();
+  if (why) return note('kvm', why);
+  if (process.getuid?.() !== 0) return note('kvm', 'not root');
+  return note('kvm', kvmUnavailable());
 }
 
 /** Why hugetlb tests cannot run here (no backend, not root, no 2M hugetlb), or null. */

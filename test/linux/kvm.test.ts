@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSh } from '../../src/cli/main.ts';
-import { kvmUnavailable } from '../../src/linux/kvm/index.ts';
 import { linuxIoctl } from '../../src/linux/kvm/ioctl.ts';
 import * as libc from '../../src/linux/libc.ts';
 import {
@@ -31,19 +30,12 @@ import {
 } from '../../src/uapi/kvm.ts';
 import { KVM_GET_REGS, KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, type kvm_regs, type kvm_sregs } from '../../src/uapi/kvm_x86.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs } from '../../src/user/vmm/guest_x86.ts';
-import { noLinux } from './env.ts';
+import { noKvm } from './env.ts';
 import { bootKvm, createVcpu, createVm, setRegion } from '../kvm/helpers.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
 import type { GuestProgram } from '../../src/uapi/kvm.ts';
 
-function why(): string | null {
-  const l = noLinux();
-  if (l) return l;
-  if (process.getuid?.() !== 0) return 'not root';
-  return kvmUnavailable();
-}
-const reason = why();
-if (reason) console.info(`test/linux/kvm: skipped: ${reason}`);
+const reason = noKvm();
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

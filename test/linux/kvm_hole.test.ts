@@ -12,7 +12,6 @@
  *                                          T_0's last leaf ┘└ T_1's first
  */
 import { describe, expect, it } from 'vitest';
-import { kvmUnavailable } from '../../src/linux/kvm/index.ts';
 import { linuxIoctl } from '../../src/linux/kvm/ioctl.ts';
 import * as libc from '../../src/linux/libc.ts';
 import { GUEST_FLAG_CHECKSUM, GUEST_FLAG_WRITE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_RUN, KVM_SET_USER_MEMORY_REGION, encode_guest_program, new_kvm_run, type GuestProgram } from '../../src/uapi/kvm.ts';
@@ -20,15 +19,9 @@ import { KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, type kvm_sregs } from '../.
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs } from '../../src/user/vmm/guest_x86.ts';
 import { bootKvm, createVcpu, createVm, setRegion } from '../kvm/helpers.ts';
-import { noLinux } from './env.ts';
+import { noKvm } from './env.ts';
 
-function why(): string | null {
-  const l = noLinux();
-  if (l) return l;
-  if (process.getuid?.() !== 0) return 'not root';
-  return kvmUnavailable();
-}
-const reason = why();
+const reason = noKvm();
 
 const MiB = 1 << 20;
 const HALF = 32 * MiB;

@@ -12,7 +12,6 @@
  *         (not page 0: the descriptor stays, and every rerun reads it again)
  */
 import { describe, expect, it } from 'vitest';
-import { kvmUnavailable } from '../../src/linux/kvm/index.ts';
 import { linuxIoctl } from '../../src/linux/kvm/ioctl.ts';
 import * as libc from '../../src/linux/libc.ts';
 import type { Task } from '../../src/kernel/process.ts';
@@ -35,15 +34,9 @@ import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs } from '../../src
 import { kvmMceInject } from '../../src/user/vmm/mce.ts';
 import type { Syscalls } from '../../src/uapi/syscalls.ts';
 import { bootKvm } from '../kvm/helpers.ts';
-import { noLinux } from './env.ts';
+import { noKvm } from './env.ts';
 
-function why(): string | null {
-  const l = noLinux();
-  if (l) return l;
-  if (process.getuid?.() !== 0) return 'not root';
-  return kvmUnavailable();
-}
-const reason = why();
+const reason = noKvm();
 
 const MiB = 1 << 20;
 const SLOT = 32 * MiB;
