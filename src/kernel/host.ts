@@ -16,6 +16,7 @@ import type { File } from './fs/vfs/file.ts';
 import { Dram } from './mm/dram.ts';
 import { Kmem, defaultThpSettings, setup_transparent_hugepage } from './mm/kmem.ts';
 import { MachineCheck } from './mce.ts';
+import { EarlyKillPolicy, kill_procs } from './mf_kill.ts';
 import { MemoryFailure } from './mm/memory_failure.ts';
 import { MemoryHotplug } from './mm/memory_hotplug.ts';
 import { register_memhp_params } from './host_hotplug.ts';
@@ -66,6 +67,8 @@ export class Host {
   readonly kmem: Kmem;
   readonly fs: HostFs;
   readonly mf: MemoryFailure;
+  /** Who is told of memory errors at once (prctl PR_MCE_KILL, vm.memory_failure_early_kill). */
+  readonly earlyKill = new EarlyKillPolicy();
   /** Memory hotplug: memory blocks, online/offline, add/remove (kmem). */
   readonly hotplug: MemoryHotplug;
   /** kvzalloc/kvfree for subsystem metadata. */
@@ -102,6 +105,7 @@ export class Host {
       () => [...this.tasks.values()].filter((t) => t.state !== 'Z'),
       this.log,
     );
+    this.mf.kill = (tokill, pfn, force_early) => kill_procs(this, tokill, pfn, force_early);
     this.kmem.hwpoison = new MachineCheck(this.mf, this.log, () => this.current);
     this.hugetlb = hugetlb.init(this);
     // memory_dev_init() (driver_init): the boot memory blocks.

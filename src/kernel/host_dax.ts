@@ -13,7 +13,7 @@
  * to kmem at boot instead.
  */
 import { PAGE_SIZE, alignDown } from '../lib/size.ts';
-import { BUS_MCEERR_AO, SIGBUS } from '../uapi/signal.ts';
+import { kill_procs, type ToKill } from './mf_kill.ts';
 import type { E820Hook } from './boot/setup.ts';
 import { DaxBusImpl } from './dax/bus.ts';
 import { dax_drvdata, dax_fops, device_dax_driver, mappers } from './dax/cdev.ts';
@@ -89,11 +89,12 @@ function owner(bus: DaxBusImpl, pfn: number): { dev: DevDaxImpl; pgoff: number }
 /**
  * memory_failure_dev_pagemap for device-dax: with struct pages the frame is
  * poisoned, the whole align-sized block is unmapped from every mapper and each
- * is sent SIGBUS BUS_MCEERR_AO with si_addr_lsb of the block (12/21/30). The
- * device keeps no record of the error (its fault maps the block again); a later
- * touch of the bad frame is a machine check, BUS_MCEERR_AR for that 4K
- * (kernel/mce.ts). With map=0 (no struct pages) the mappers are signalled with
- * si_addr_lsb 12 and the mapping stays (≈ Linux 6.19).
+ * that asked for early kill (mf_kill.ts) is sent SIGBUS BUS_MCEERR_AO with
+ * si_addr_lsb of the block (12/21/30). The device keeps no record of the error
+ * (its fault maps the block again); a later touch of the bad frame is a machine
+ * check, BUS_MCEERR_AR for that 4K (kernel/mce.ts). With map=0 (no struct pages)
+ * the mappers are signalled with si_addr_lsb 12 and the mapping stays (≈ Linux
+ * 6.19's memory_failure_pfn).
  */
 function dax_memory_failure(host: Host, bus: DaxBusImpl, pfn: number): boolean {
   const o = owner(bus, pfn);
@@ -101,7 +102,7 @@ function dax_memory_failure(host: Host, bus: DaxBusImpl, pfn: number): boolean {
   const { dev, pgoff } = o;
   const hex = `0x${pfn.toString(16)}`;
   const lsb = dev.map ? Math.log2(dev.align) : 12;
-  let n = 0;
+  const tokill: ToKill[] = [];
   for (const vma of mappers(dev)) {
     if (pgoff < vma.pgoff || pgoff >= vma.pgoff + vma.size / PAGE_SIZE) continue;
     const addr = vma.start + (pgoff - vma.pgoff) * PAGE_SIZE;
@@ -110,13 +111,10 @@ function dax_memory_failure(host: Host, bus: DaxBusImpl, pfn: number): boolean {
       const block = alignDown(addr, dev.align);
       mm.zap_vma_range(vma, block, block + dev.align, true);
     }
-    for (const t of host.tasks.values()) {
-      if (t.mm !== mm || t.state === 'Z') continue;
-      host.log.err(`Memory failure: ${hex}: Sending SIGBUS to ${t.comm}:${t.pid} due to hardware memory corruption`);
-      host.send_signal(t, SIGBUS, { code: BUS_MCEERR_AO, addr: dev.map ? alignDown(addr, PAGE_SIZE) : addr, lsb });
-      n++;
-    }
+    tokill.push({ mm, addr: dev.map ? alignDown(addr, PAGE_SIZE) : addr, lsb });
   }
-  host.log.err(`Memory failure: ${hex}: recovery action for dax page: ${n ? 'Recovered' : 'Delayed'}`);
+  // mf_generic_kill_procs → collect_procs(force_early) → unmap_and_kill → kill_procs: those that asked for early kill.
+  kill_procs(host, tokill, pfn, true);
+  host.log.err(`Memory failure: ${hex}: recovery action for dax page: ${tokill.length ? 'Recovered' : 'Delayed'}`);
   return true;
 }

@@ -112,6 +112,7 @@ export function init_filesystems(host: Host): HostFs {
   init_memory_hotplug(host, pseudo, dax.bus);
   register_model_debugfs(host, pseudo.debug);
   init_overcommit(host, pseudo.proc);
+  host.earlyKill.register(pseudo.proc);
   register_hwpoison_inject(pseudo.debug, host.mf, (pfn) => host.mem.sparse.pfn_valid(pfn) || host.mf.claimed(pfn), host.log);
   return {
     vfs,

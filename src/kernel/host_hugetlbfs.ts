@@ -9,7 +9,7 @@
  * the host after the filesystems are set up.
  */
 import { MAP_HUGETLB } from '../uapi/mman.ts';
-import { BUS_MCEERR_AO, SIGBUS } from '../uapi/signal.ts';
+import { kill_procs } from './mf_kill.ts';
 import type { File } from './fs/vfs/file.ts';
 import { Hugetlbfs, hugetlb_unmap_poisoned } from './fs/hugetlbfs/index.ts';
 import type { Vfs } from './fs/vfs/index.ts';
@@ -76,8 +76,9 @@ export function ksys_mmap_hugetlb(host: Host, file: File | null, len: number, fl
 
 /**
  * memory_failure's hugetlb hook: a free huge page is dissolved by the pool and
- * only the bad frame is lost; an in-use one is unmapped from every process,
- * each of which gets SIGBUS BUS_MCEERR_AO with si_addr_lsb = huge_page_shift.
+ * only the bad frame is lost; an in-use one is unmapped from every process, and
+ * each that asked for early kill (mf_kill.ts) gets SIGBUS BUS_MCEERR_AO with
+ * si_addr_lsb = huge_page_shift.
  */
 function hugetlb_memory_failure(host: Host, env: HugetlbEnv | null, pfn: number): boolean {
   if (!env || !env.pools.page_hstate(pfn)) return false;
@@ -90,13 +91,8 @@ function hugetlb_memory_failure(host: Host, env: HugetlbEnv | null, pfn: number)
   }
   const live = [...host.tasks.values()].filter((t) => t.state !== 'Z');
   const mappers = hugetlb_unmap_poisoned(env, new Set(live.map((t) => t.mm)), pfn);
-  for (const m of mappers) {
-    for (const t of live) {
-      if (t.mm !== m.mm) continue;
-      host.log.err(`Memory failure: ${hex}: Sending SIGBUS to ${t.comm}:${t.pid} due to hardware memory corruption`);
-      host.send_signal(t, SIGBUS, { code: BUS_MCEERR_AO, addr: m.addr, lsb: m.lsb });
-    }
-  }
+  // hwpoison_user_mappings → collect_procs(force_early = MF_ACTION_REQUIRED: not for an injection).
+  kill_procs(host, mappers, pfn, false);
   host.log.err(`Memory failure: ${hex}: recovery action for huge page: Recovered`);
   return true;
 }

@@ -22,6 +22,7 @@ import { do_munmap, vm_mmap_pgoff, type MmapFile } from './mm/mmap.ts';
 import { do_mprotect } from './mm/mprotect.ts';
 import { do_mremap } from './mm/mremap.ts';
 import { copy_from_user, copy_to_user } from './uaccess.ts';
+import { sys_prctl } from './prctl.ts';
 import { ksys_mmap_hugetlb } from './host_hugetlbfs.ts';
 
 /** Task states as /proc/PID/stat shows them. */
@@ -46,6 +47,8 @@ export class Task implements Syscalls {
   lastSiginfo: { signo: number; code: number; addr: number; lsb: number } | null = null;
   /** Controlling terminal as tty_nr (new_encode_dev), 0 for none; pts/0 is 34816. */
   tty = 0;
+  /** task->flags' PF_MCE_PROCESS / PF_MCE_EARLY (prctl PR_MCE_KILL; kept across fork). */
+  mceFlags = 0;
 
   constructor(
     readonly host: Host,
@@ -299,6 +302,7 @@ export class Task implements Syscalls {
     const child = this.host.newTask(this, dup_mmap(this.mm, this.mm.homeNid), this.cwd, this.comm);
     child.argv = this.argv;
     child.tty = this.tty;
+    child.mceFlags = this.mceFlags;
     for (let fd = 0; fd < this.fds.length; fd++) {
       const f = this.fds[fd] ?? null;
       f?.get();
@@ -359,6 +363,10 @@ export class Task implements Syscalls {
     if (!t || t.state === 'Z') throw new Errno('ESRCH');
     if (signo === 0) return;
     this.host.send_signal(t, signo, undefined, this.pid);
+  }
+
+  prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number {
+    return sys_prctl(this, option, arg2, arg3, arg4, arg5);
   }
 
   sigaction(signo: number, handler: SigHandler | null): void {

@@ -23,6 +23,7 @@ export const SYS_mremap = 25;
 export const SYS_getdents64 = 217;
 export const SYS_mbind = 237;
 export const SYS_set_mempolicy = 238;
+export const SYS_prctl = 157;
 export const SYS_get_mempolicy = 239;
 export const SYS_memfd_create = 319;
 
@@ -307,6 +308,9 @@ export function mbind(addr: number, length: number, mode: number, nodes: readonl
   for (const n of nodes) mask[Math.floor(n / 64)]! |= 1n << BigInt(n % 64);
   call('syscall', SYS_mbind, 'intptr_t', addr, 'size_t', length, 'int', mode, 'uint64_t *', mask, 'unsigned long', maxnode + 1, 'unsigned int', flags);
 }
+/** prctl(2) with integer arguments (through syscall(2): glibc's wrapper is variadic). */
+export const prctl = (option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number =>
+  call('syscall', SYS_prctl, 'int', option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', arg4, 'unsigned long', arg5);
 /** set_mempolicy(2). */
 export function set_mempolicy(mode: number, nodes: readonly number[]): void {
   const maxnode = Math.max(64, ...nodes.map((n) => n + 1));

@@ -395,6 +395,9 @@ export class LinuxSyscalls implements Syscalls {
     const end = this.own(addr, length, 'EFAULT');
     libc.mbind(addr, end - addr, mode, nodemask, flags);
   }
+  prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
+    return libc.prctl(option, arg2, arg3, arg4, arg5);
+  }
   set_mempolicy(mode: number, nodemask: readonly number[]): void {
     this.policy = mode === 0 ? null : { mode, nodes: [...nodemask] };
   }

@@ -123,6 +123,8 @@ export interface Syscalls {
    * SIGKILL and SIGSTOP cannot be caught (EINVAL).
    */
   sigaction(signo: number, handler: SigHandler | null): void;
+  /** prctl(2); the model has PR_MCE_KILL and PR_MCE_KILL_GET (EINVAL for other options). */
+  prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
 
   // Time and the kernel log
   nanosleep(ns: number): void;

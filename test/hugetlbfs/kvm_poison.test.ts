@@ -1,15 +1,16 @@
 /**
  * hugetlbfs memory behind KVM guests (mapped at 2M/1G: the pages have struct
  * pages and go through GUP) and memory failure on in-use huge pages (the whole
- * page is unmapped everywhere, mappers get SIGBUS BUS_MCEERR_AO with
- * si_addr_lsb 21/30, and a later access BUS_MCEERR_AR; the page is never mapped
- * again). Memory errors are injected through debugfs hwpoison/corrupt-pfn.
+ * page is unmapped everywhere, mappers that asked for early kill get SIGBUS
+ * BUS_MCEERR_AO with si_addr_lsb 21/30, and a later access BUS_MCEERR_AR; the
+ * page is never mapped again). Memory errors are injected through debugfs hwpoison/corrupt-pfn.
  */
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB, PAGE_SIZE } from '../../src/lib/size.ts';
 import { GUEST_FLAG_WRITE, KVM_EXIT_IO } from '../../src/uapi/kvm.ts';
 import { MAP_ANONYMOUS, MAP_HUGE_1GB, MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
 import { BUS_MCEERR_AO, BUS_MCEERR_AR } from '../../src/uapi/signal.ts';
+import { PR_MCE_KILL, PR_MCE_KILL_EARLY, PR_MCE_KILL_SET } from '../../src/uapi/prctl.ts';
 import { pte_pfn } from '../../src/kernel/mm/pgtable.ts';
 import type { Task } from '../../src/kernel/process.ts';
 import { createVcpu, createVm, ioStatus, runProgram, setRegion, vmStat } from '../kvm/helpers.ts';
@@ -61,6 +62,7 @@ describe('memory failure on in-use huge pages', () => {
     const fd = openFile(task, '/mnt/huge/f');
     const a = task.mmap(0, 4 * MiB, RW, MAP_SHARED, fd, 0);
     task.store(a + 2 * MiB, new Uint8Array([1]));
+    task.prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY); // as QEMU does: told of errors at once (kept across fork)
     const victim = task.fork();
     expect(victim.load(a + 2 * MiB, 1)[0]).toBe(1);
     victim.sigaction(7, () => {}); // keep the victim alive to look at its siginfo
@@ -96,6 +98,7 @@ describe('memory failure on in-use huge pages', () => {
     const { task, host, h1g } = setup({ n2m: 0, n1g: 2, mem: 6 * GiB });
     const victim = task.fork();
     victim.sigaction(7, () => {});
+    victim.prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY);
     const a = victim.mmap(0, GiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0);
     victim.store(a + 5 * MiB, new Uint8Array([1]));
     expect(counts(h1g)).toEqual([2, 1, 0, 0]);

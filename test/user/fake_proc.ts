@@ -406,6 +406,10 @@ export class FakeSys implements Syscalls {
   /** The fake keeps handlers but never delivers to them (the shell's programs install none). */
   readonly handlers = new Map<number, unknown>();
 
+  prctl(): number {
+    throw new Errno('EINVAL');
+  }
+
   sigaction(signo: number, handler: unknown): void {
     if (signo < 1 || signo > 64 || signo === 9 || signo === 19) throw new Errno('EINVAL');
     if (handler) this.handlers.set(signo, handler);

@@ -12,7 +12,7 @@
  * (try_memory_failure_hugetlb, host_hugetlbfs.ts) and device-dax
  * (memory_failure_dev_pagemap, host_dax.ts) plug in as owner hooks.
  */
-import { PAGE_SIZE, alignDown } from '../../lib/size.ts';
+import { PAGE_SHIFT, PAGE_SIZE, alignDown } from '../../lib/size.ts';
 import type { KernelLog } from '../printk.ts';
 import { split_huge_pmd } from './huge_memory.ts';
 import type { MmStruct } from './mm_types.ts';
@@ -57,6 +57,8 @@ export class MemoryFailure {
   ownerHooks: FrameOwnerHook[] = [];
   /** Owners' answer to "is this frame yours?" (dmem's is_dmem_pfn), for frames without struct pages. */
   ownerClaims: ((pfn: number) => boolean)[] = [];
+  /** kill_procs (kernel/mf_kill.ts): tell the mappers that asked for early kill. */
+  kill: ((tokill: { mm: MmStruct; addr: number; lsb: number }[], pfn: number, force_early: boolean) => void) | null = null;
 
   /** Does an owner hook claim this frame (so injection may proceed without a struct page)? */
   claimed(pfn: number): boolean {
@@ -118,7 +120,8 @@ export class MemoryFailure {
       return -16;
     }
     this.poisoned.set(pfn, 'mapped');
-    this.hwpoison_user_mappings(pfn, maps);
+    const tokill = this.hwpoison_user_mappings(pfn, maps);
+    this.kill?.(tokill, pfn, (flags & MF_ACTION_REQUIRED) !== 0);
     this.action(pfn, 'dirty LRU page', 'Recovered');
     return 0;
   }
@@ -146,21 +149,25 @@ export class MemoryFailure {
    * replace every entry of the bad 4K frame with a hwpoison entry. The frame
    * loses its mappings but is never freed: it stays isolated.
    */
-  private hwpoison_user_mappings(pfn: number, maps: { mm: MmStruct; vma: VmArea; va: number; level: number }[]): void {
+  private hwpoison_user_mappings(pfn: number, maps: { mm: MmStruct; vma: VmArea; va: number; level: number }[]): { mm: MmStruct; addr: number; lsb: number }[] {
     for (const m of maps) {
       if (m.level === PMD_LEVEL) split_huge_pmd(m.mm, m.vma, m.va);
     }
+    // collect_procs: each mapping of the (now 4K) page, for kill_procs.
+    const tokill: { mm: MmStruct; addr: number; lsb: number }[] = [];
     for (const m of maps) {
       const first = m.level === PMD_LEVEL ? m.va : alignDown(m.va, PAGE_SIZE);
       const va = m.level === PTE_LEVEL ? first : first + (pfn - pte_pfn(m.mm.pgtables.walk(first))) * PAGE_SIZE;
       const e = m.mm.pgtables.walk(va);
       if (e === 0 || pte_pfn(e) !== pfn) continue;
+      tokill.push({ mm: m.mm, addr: va, lsb: PAGE_SHIFT });
       // try_to_unmap_one runs under an mmu_notifier range: KVM drops its mapping of the frame.
       m.mm.mmu_notifier_invalidate_range_start(va, va + PAGE_SIZE);
       m.mm.pgtables.update_leaf(va, PTE_LEVEL, make_hwpoison_entry(pfn));
       m.mm.kmem.anon.isolatePte(pfn);
       m.mm.rss[MM_ANONPAGES]!--;
     }
+    return tokill;
   }
 
   /**

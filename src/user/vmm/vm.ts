@@ -25,6 +25,7 @@ import {
   new_kvm_run,
   type kvm_run,
 } from '../../uapi/kvm.ts';
+import { PR_MCE_KILL, PR_MCE_KILL_EARLY, PR_MCE_KILL_SET } from '../../uapi/prctl.ts';
 import { KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, KVM_X86_SET_MCE, type kvm_sregs } from '../../uapi/kvm_x86.ts';
 import { BUS_MCEERR_AO, BUS_MCEERR_AR, SIGBUS, SIGTERM, SIGUSR1, Signal } from '../../uapi/signal.ts';
 import type { SigInfo, Syscalls } from '../../uapi/syscalls.ts';
@@ -321,7 +322,9 @@ export function vmmStart(sys: Syscalls, o: StartOptions): number | typeof HOLD {
     writeText(sys, vmPath(o.name, 'config'), configLines(o, ram).map(([k, v]) => `${k}=${v}\n`).join(''));
     sys.sigaction(SIGUSR1, monitorHandler(vm));
     sys.sigaction(SIGTERM, shutdownHandler(vm));
+    // qemu_init_sigbus(): a SIGBUS handler, and early kill, so errors found in guest RAM are heard at once.
     sys.sigaction(SIGBUS, sigbusHandler(vm));
+    sys.prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY);
   } catch (e) {
     td.run();
     if (e instanceof VmmError) {

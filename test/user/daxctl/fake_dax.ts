@@ -396,7 +396,7 @@ export class FakeDax implements Syscalls {
   mkdir = nosys; rmdir = nosys; unlink = nosys; rename = nosys; mount = nosys; umount2 = nosys;
   memfd_create = nosys; ioctl = nosys; mmap = nosys; munmap = nosys; mprotect = nosys; mremap = nosys;
   madvise = nosys; mbind = nosys; set_mempolicy = nosys; load = nosys; store = nosys; fork = nosys;
-  execve = nosys; exit = nosys; pause = nosys; wait4 = nosys; kill = nosys; sigaction = nosys;
+  execve = nosys; exit = nosys; pause = nosys; wait4 = nosys; kill = nosys; sigaction = nosys; prctl = nosys;
   nanosleep = nosys; clock_gettime = nosys; syslog = nosys;
 }
 
