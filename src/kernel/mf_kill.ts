@@ -16,16 +16,11 @@ import { Errno } from '../lib/errno.ts';
 import { BUS_MCEERR_AO, SIGBUS } from '../uapi/signal.ts';
 import type { PseudoDir } from './fs/pseudo/index.ts';
 import type { Host } from './host.ts';
-import type { MmStruct } from './mm/mm_types.ts';
+import type { ToKill } from './mm/memory_failure.ts';
 import type { Task } from './process.ts';
 import { PF_MCE_EARLY, PF_MCE_PROCESS } from './prctl.ts';
 
-/** One mapping of the bad page (struct to_kill): whose, at which address, and the mapping's size (si_addr_lsb). */
-export interface ToKill {
-  mm: MmStruct;
-  addr: number;
-  lsb: number;
-}
+export type { ToKill } from './mm/memory_failure.ts';
 
 /** The memory-failure sysctls (/proc/sys/vm/memory_failure_early_kill). */
 export class EarlyKillPolicy {

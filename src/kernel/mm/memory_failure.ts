@@ -36,6 +36,13 @@ export function is_hwpoison_entry(entry: number): boolean {
   return (f & _PAGE_PRESENT) === 0 && (f & _PAGE_SWP_HWPOISON) !== 0;
 }
 
+/** One mapping of a bad page (struct to_kill): whose, at which address, and the mapping's size (si_addr_lsb). */
+export interface ToKill {
+  mm: MmStruct;
+  addr: number;
+  lsb: number;
+}
+
 /** memory_failure's flags. */
 export const MF_ACTION_REQUIRED = 0x1;
 
@@ -58,7 +65,7 @@ export class MemoryFailure {
   /** Owners' answer to "is this frame yours?" (dmem's is_dmem_pfn), for frames without struct pages. */
   ownerClaims: ((pfn: number) => boolean)[] = [];
   /** kill_procs (kernel/mf_kill.ts): tell the mappers that asked for early kill. */
-  kill: ((tokill: { mm: MmStruct; addr: number; lsb: number }[], pfn: number, force_early: boolean) => void) | null = null;
+  kill: ((tokill: ToKill[], pfn: number, force_early: boolean) => void) | null = null;
 
   /** Does an owner hook claim this frame (so injection may proceed without a struct page)? */
   claimed(pfn: number): boolean {
@@ -149,12 +156,12 @@ export class MemoryFailure {
    * replace every entry of the bad 4K frame with a hwpoison entry. The frame
    * loses its mappings but is never freed: it stays isolated.
    */
-  private hwpoison_user_mappings(pfn: number, maps: { mm: MmStruct; vma: VmArea; va: number; level: number }[]): { mm: MmStruct; addr: number; lsb: number }[] {
+  private hwpoison_user_mappings(pfn: number, maps: { mm: MmStruct; vma: VmArea; va: number; level: number }[]): ToKill[] {
     for (const m of maps) {
       if (m.level === PMD_LEVEL) split_huge_pmd(m.mm, m.vma, m.va);
     }
     // collect_procs: each mapping of the (now 4K) page, for kill_procs.
-    const tokill: { mm: MmStruct; addr: number; lsb: number }[] = [];
+    const tokill: ToKill[] = [];
     for (const m of maps) {
       const first = m.level === PMD_LEVEL ? m.va : alignDown(m.va, PAGE_SIZE);
       const va = m.level === PTE_LEVEL ? first : first + (pfn - pte_pfn(m.mm.pgtables.walk(first))) * PAGE_SIZE;
