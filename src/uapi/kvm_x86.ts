@@ -132,6 +132,15 @@ export const KVM_X86_GET_MCE_CAP_SUPPORTED = 0x8008ae9d;
 export const KVM_X86_SETUP_MCE = 0x4008ae9c;
 /** _IOW(KVMIO, 0x9e, struct kvm_x86_mce) on a vCPU fd: inject a machine check. */
 export const KVM_X86_SET_MCE = 0x4040ae9e;
+/** _IOW(KVMIO, 0x89, struct kvm_msrs) on a vCPU fd: write MSRs; the result is how many were written (it stops at the first it cannot). */
+export const KVM_SET_MSRS = 0x4008ae89;
+/** MAX_IO_MSRS: a KVM_SET_MSRS of this many entries or more is E2BIG. */
+export const MAX_IO_MSRS = 256;
+/** Machine-check MSRs (arch/x86/include/asm/msr-index.h): MCG_CAP, MCG_STATUS, MCG_CTL, and bank i's CTL/STATUS/ADDR/MISC at MC0_CTL + 4i + 0..3. */
+export const MSR_IA32_MCG_CAP = 0x179;
+export const MSR_IA32_MCG_STATUS = 0x17a;
+export const MSR_IA32_MCG_CTL = 0x17b;
+export const MSR_IA32_MC0_CTL = 0x400;
 /** CR4.MCE: machine-check exceptions enabled (without it an injected #MC is a triple fault). */
 export const X86_CR4_MCE = 1 << 6;
 /** MCG_CAP bits: MCG_CTL register present, software error recovery (SRAO/SRAR) supported. */
@@ -154,6 +163,17 @@ export const MCI_STATUS_AR = 1n << 55n;
 /** A __u64 the kernel writes (KVM_X86_GET_MCE_CAP_SUPPORTED); KVM_X86_SETUP_MCE takes its __u64 by value in the model's ABI. */
 export interface kvm_u64_out {
   value: number;
+}
+
+/** struct kvm_msr_entry (16 bytes: index, reserved, data). */
+export interface kvm_msr_entry {
+  index: number;
+  data: bigint;
+}
+
+/** struct kvm_msrs (nmsrs, pad, then the entries). */
+export interface kvm_msrs {
+  entries: kvm_msr_entry[];
 }
 
 /** struct kvm_x86_mce (64 bytes): one error for KVM_X86_SET_MCE. The 64-bit registers are bigints. */

@@ -5,13 +5,15 @@
  * kvm_mce_inject builds it while a program is stopped mid-run. No poisoned
  * memory is needed (this host has no CONFIG_MEMORY_FAILURE): the stop is an
  * MMIO exit, a page the guest's tables map but no memory slot holds. And
- * KVM_SET_REGS drops a queued #MC while MCIP stays set, as __set_regs does.
+ * KVM_SET_REGS drops a queued #MC while MCIP stays set, as __set_regs does;
+ * KVM_SET_MSRS (a VMM's reset) clears MCIP again.
  *
  *   GPA   0 ───────── slot 0 ───────── 32M ── no slot (MMIO) ── 64M
  *         the program writes pages 4K … 32M, 32M + 4K  → two MMIO exits
  *         (not page 0: the descriptor stays, and every rerun reads it again)
  */
 import { describe, expect, it } from 'vitest';
+import { Errno } from '../../src/lib/errno.ts';
 import { linuxIoctl } from '../../src/linux/kvm/ioctl.ts';
 import * as libc from '../../src/linux/libc.ts';
 import type { Task } from '../../src/kernel/process.ts';
@@ -27,7 +29,22 @@ import {
   encode_guest_program,
   new_kvm_run,
 } from '../../src/uapi/kvm.ts';
-import { KVM_CAP_MCE, KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, KVM_X86_GET_MCE_CAP_SUPPORTED, KVM_X86_SETUP_MCE, MCG_CTL_P, MCG_SER_P, type kvm_sregs, type kvm_u64_out } from '../../src/uapi/kvm_x86.ts';
+import {
+  KVM_CAP_MCE,
+  KVM_GET_SREGS,
+  KVM_SET_MSRS,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
+  KVM_X86_GET_MCE_CAP_SUPPORTED,
+  KVM_X86_SETUP_MCE,
+  MAX_IO_MSRS,
+  MCG_CTL_P,
+  MCG_SER_P,
+  MSR_IA32_MC0_CTL,
+  MSR_IA32_MCG_STATUS,
+  type kvm_sregs,
+  type kvm_u64_out,
+} from '../../src/uapi/kvm_x86.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/uapi/mman.ts';
 import { BUS_MCEERR_AO, BUS_MCEERR_AR } from '../../src/uapi/signal.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs } from '../../src/user/vmm/guest_x86.ts';
@@ -47,6 +64,16 @@ interface Side {
   store(addr: number, bytes: Uint8Array): void;
   map(size: number): number;
   kvm: number;
+}
+
+/** A call's result or its errno's name. */
+function errnoOf(f: () => number): string {
+  try {
+    return String(f());
+  } catch (e) {
+    if (e instanceof Errno) return e.code;
+    throw e;
+  }
 }
 
 /** What one KVM_RUN ended with: the exit, and its port status or MMIO address. */
@@ -98,6 +125,17 @@ function sequence(side: Side): string[] {
   step('AO, then SET_REGS');
   inject(BUS_MCEERR_AR); //                  MCIP still set: a triple fault
   step('AR while MCIP');
+  // A reset (QEMU's kvm_put_msrs at KVM_PUT_RESET_STATE): MCG_STATUS and bank 9 cleared through
+  // KVM_SET_MSRS, which stops at a bank the vCPU does not have (MC10_STATUS of 10 banks).
+  const msr = (index: number, data = 0n): { index: number; data: bigint } => ({ index, data });
+  log.push(`SET_MSRS wrote ${side.ioctl(vcpu, KVM_SET_MSRS, { entries: [msr(MSR_IA32_MCG_STATUS), msr(MSR_IA32_MC0_CTL + 4 * 9 + 1), msr(MSR_IA32_MC0_CTL + 4 * 10 + 1), msr(MSR_IA32_MCG_STATUS)] })}`);
+  log.push(`SET_MSRS of ${MAX_IO_MSRS}: ${errnoOf(() => side.ioctl(vcpu, KVM_SET_MSRS, { entries: new Array(MAX_IO_MSRS).fill(msr(MSR_IA32_MCG_STATUS)) }))}`);
+  side.ioctl(vcpu, KVM_SET_SREGS, guestSregs(reset, img));
+  side.ioctl(vcpu, KVM_SET_REGS, guestRegs(img));
+  inject(BUS_MCEERR_AO);
+  step('AO after the reset'); //             MCIP was cleared: an exception again, the program goes on
+  inject(BUS_MCEERR_AR);
+  step('AR mid-run again');
   return log;
 }
 
@@ -139,6 +177,10 @@ describe.skipIf(reason !== null)(`machine checks in the real guest${reason ? ` (
       'AR after the program: mmio 0x2000000 write',
       'AO, then SET_REGS: mmio 0x2000000 write',
       'AR while MCIP: exit_reason=8',
+      'SET_MSRS wrote 2',
+      'SET_MSRS of 256: E2BIG',
+      'AO after the reset: mmio 0x2000000 write',
+      'AR mid-run again: io status=2',
     ]);
   });
 });

@@ -61,7 +61,8 @@ echo "status $?"
 
 # vmm mce: QEMU's HMP mce, injected before the guest next runs. An action-optional
 # error and an action-required one between programs pass; two in a row (MCIP still
-# set) are a triple fault; the monitor's own checks come first.
+# set) are a triple fault, and the reset clears MCIP (KVM_SET_MSRS); the monitor's own
+# checks come first.
 vmm start m --memory 64M
 vmm run m --pattern seq --write
 vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
@@ -72,6 +73,8 @@ vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
 vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
 vmm run m --pattern seq
 echo "status $?"
+vmm mce m 0 9 0xbd000000000000c0 0x5 0x100000 0x8c
+vmm run m --pattern seq
 vmm mce m 0 10 0xbd000000000000c0 0x5 0x100000 0x8c
 vmm mce m 0 9 0x1 0x5 0x100000 0x8c
 vmm mce m 1 9 0xbd000000000000c0 0x5 0x100000 0x8c

@@ -69,8 +69,9 @@ import {
   KVM_X86_GET_MCE_CAP_SUPPORTED,
   KVM_X86_SETUP_MCE,
   KVM_X86_SET_MCE,
+  KVM_SET_MSRS,
 } from '../../uapi/kvm_x86.ts';
-import { KVM_MCE_CAP_SUPPORTED, kvm_vcpu_ioctl_x86_set_mce, kvm_vcpu_ioctl_x86_setup_mce } from './x86_mce.ts';
+import { KVM_MCE_CAP_SUPPORTED, kvm_vcpu_ioctl_set_msrs, kvm_vcpu_ioctl_x86_set_mce, kvm_vcpu_ioctl_x86_setup_mce } from './x86_mce.ts';
 import { kvm_vcpu_ioctl_get_stats_fd, kvm_vm_ioctl_get_stats_fd } from './binary_stats.ts';
 import {
   kvm_arch_vcpu_ioctl_get_regs,
@@ -262,6 +263,8 @@ function vcpu_fops(mod: KvmModule): FileOperations {
           return kvm_vcpu_ioctl_x86_setup_mce(vcpu, arg);
         case KVM_X86_SET_MCE:
           return kvm_vcpu_ioctl_x86_set_mce(vcpu, arg);
+        case KVM_SET_MSRS:
+          return kvm_vcpu_ioctl_set_msrs(vcpu, arg);
         case KVM_GET_STATS_FD:
           return kvm_vcpu_ioctl_get_stats_fd(mod.deps.vfs, mod.current(), vcpu, () => kvm_get_kvm(vcpu.kvm), () => kvm_put_kvm(mod, vcpu.kvm));
       }

@@ -15,6 +15,7 @@
 import { Errno } from '../../lib/errno.ts';
 import {
   KVM_MAX_MCE_BANKS,
+  MAX_IO_MSRS,
   MCG_CTL_P,
   MCG_SER_P,
   MCG_STATUS_MCIP,
@@ -22,6 +23,9 @@ import {
   MCI_STATUS_OVER,
   MCI_STATUS_UC,
   MCI_STATUS_VAL,
+  MSR_IA32_MC0_CTL,
+  MSR_IA32_MCG_CTL,
+  MSR_IA32_MCG_STATUS,
   X86_CR4_MCE,
   type kvm_x86_mce,
 } from '../../uapi/kvm_x86.ts';
@@ -130,6 +134,49 @@ export function kvm_vcpu_ioctl_x86_set_mce(vcpu: KvmVcpu, arg: unknown): number 
 export function kvm_clear_pending_mce(vcpu: KvmVcpu): void {
   const s = state.get(vcpu);
   if (s) s.pending = false;
+}
+
+/**
+ * set_msr_mce() for a host-initiated write: MCG_STATUS as given; MCG_CTL 0 or
+ * all 1s (with MCG_CTL_P); a bank register of an existing bank (CTL 0 or all
+ * 1s but bits 10 and 0). False for anything else, which ends KVM_SET_MSRS.
+ */
+function set_msr_mce(s: VcpuMce, index: number, data: bigint): boolean {
+  if (index === MSR_IA32_MCG_STATUS) {
+    s.mcg_status = data;
+    return true;
+  }
+  if (index === MSR_IA32_MCG_CTL) {
+    if (!(s.mcg_cap & MCG_CTL_P) && data) return false;
+    if (data !== 0n && data !== ALL_ONES) return false;
+    s.mcg_ctl = data;
+    return true;
+  }
+  const offset = index - MSR_IA32_MC0_CTL;
+  if (offset < 0 || offset >= 4 * (s.mcg_cap & 0xff)) return false;
+  if (offset % 4 === 0 && data !== 0n && (data | (1n << 10n) | 1n) !== ALL_ONES) return false;
+  s.banks[offset] = data;
+  return true;
+}
+
+/**
+ * KVM_SET_MSRS (kvm_vcpu_ioctl → msr_io → __msr_io → kvm_set_msr_common):
+ * E2BIG for MAX_IO_MSRS entries or more; otherwise the entries are written in
+ * order until one cannot be, and the count written is returned. The model
+ * knows only the machine-check MSRs (set_msr_mce); any other stops the write,
+ * as an MSR KVM does not know does.
+ */
+export function kvm_vcpu_ioctl_set_msrs(vcpu: KvmVcpu, arg: unknown): number {
+  if (!arg || typeof arg !== 'object' || !Array.isArray((arg as { entries?: unknown }).entries)) throw new Errno('EFAULT');
+  const entries = (arg as { entries: { index?: unknown; data?: unknown }[] }).entries;
+  if (entries.length >= MAX_IO_MSRS) throw new Errno('E2BIG');
+  const s = mceOf(vcpu);
+  let n = 0;
+  for (const e of entries) {
+    if (typeof e.index !== 'number' || !set_msr_mce(s, e.index, u64Arg(e.data))) break;
+    n++;
+  }
+  return n;
 }
 
 /** What the vCPU must do before running guest code: nothing, take a #MC, or shut down. */

@@ -40,11 +40,13 @@ import {
   KVM_GET_SREGS,
   KVM_GET_SUPPORTED_CPUID,
   KVM_SET_CPUID2,
+  KVM_SET_MSRS,
   KVM_SET_REGS,
   KVM_SET_SREGS,
   KVM_X86_GET_MCE_CAP_SUPPORTED,
   KVM_X86_SETUP_MCE,
   KVM_X86_SET_MCE,
+  type kvm_msrs,
   type kvm_x86_mce,
 } from '../../uapi/kvm_x86.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../uapi/mman.ts';
@@ -85,6 +87,19 @@ function encodeMce(m: kvm_x86_mce): Uint8Array {
   v.setBigUint64(16, BigInt.asUintN(64, m.misc), true);
   v.setBigUint64(24, BigInt.asUintN(64, m.mcg_status), true);
   v.setUint8(32, m.bank & 0xff);
+  return b;
+}
+
+/** struct kvm_msrs: nmsrs, pad, then 16-byte kvm_msr_entry { index, reserved, data }. */
+function encodeMsrs(m: kvm_msrs): Uint8Array {
+  if (!Array.isArray(m.entries)) throw new Errno('EFAULT', 'ioctl: bad field');
+  const b = new Uint8Array(8 + 16 * m.entries.length);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, m.entries.length, true);
+  m.entries.forEach((e, i) => {
+    v.setUint32(8 + 16 * i, e.index >>> 0, true);
+    v.setBigUint64(16 + 16 * i, BigInt.asUintN(64, e.data), true);
+  });
   return b;
 }
 
@@ -246,6 +261,8 @@ export function linuxIoctl(fd: number, request: number, arg: unknown): number {
     }
     case KVM_X86_SET_MCE:
       return libc.ioctl(fd, request, encodeMce(objArg(arg)));
+    case KVM_SET_MSRS:
+      return libc.ioctl(fd, request, encodeMsrs(objArg(arg)));
     default: {
       const r = vfioIoctl(fd, request >>> 0, arg);
       if (r !== null) return r;

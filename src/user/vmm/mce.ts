@@ -14,6 +14,7 @@ import { Errno } from '../../lib/errno.ts';
 import { KVM_CHECK_EXTENSION } from '../../uapi/kvm.ts';
 import {
   KVM_CAP_MCE,
+  KVM_SET_MSRS,
   KVM_X86_GET_MCE_CAP_SUPPORTED,
   KVM_X86_SETUP_MCE,
   KVM_X86_SET_MCE,
@@ -29,6 +30,9 @@ import {
   MCI_STATUS_S,
   MCI_STATUS_UC,
   MCI_STATUS_VAL,
+  MSR_IA32_MC0_CTL,
+  MSR_IA32_MCG_CTL,
+  MSR_IA32_MCG_STATUS,
   type kvm_cpuid2,
   type kvm_u64_out,
   type kvm_x86_mce,
@@ -76,6 +80,21 @@ export function kvmSetupMce(sys: Syscalls, kvmFd: number, vcpuFd: number, cpuid:
     throw new VmmError(`KVM_X86_SETUP_MCE: ${e.strerror}`);
   }
   return mcgCap;
+}
+
+/**
+ * A system reset's machine-check state (x86_cpu_reset, then kvm_put_msrs at
+ * KVM_PUT_RESET_STATE): MCG_STATUS 0 — MCIP clear — MCG_CTL and each bank's
+ * CTL all 1s, each bank's STATUS, ADDR and MISC 0, written with KVM_SET_MSRS.
+ */
+export function kvmResetMce(sys: Syscalls, vcpuFd: number, mcgCap: number): void {
+  if (!mcgCap) return;
+  const all = (1n << 64n) - 1n;
+  const entries = [{ index: MSR_IA32_MCG_STATUS, data: 0n }];
+  if (mcgCap & MCG_CTL_P) entries.push({ index: MSR_IA32_MCG_CTL, data: all });
+  for (let i = 0; i < 4 * (mcgCap & 0xff); i++) entries.push({ index: MSR_IA32_MC0_CTL + i, data: i % 4 === 0 ? all : 0n });
+  const n = sys.ioctl(vcpuFd, KVM_SET_MSRS, { entries });
+  if (n !== entries.length) throw new VmmError(`kvm_put_msrs: KVM_SET_MSRS wrote ${n} of ${entries.length} MSRs`);
 }
 
 /** A machine check the monitor's `mce` command asked for, to inject before the vCPU next runs. */

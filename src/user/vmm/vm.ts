@@ -34,7 +34,7 @@ import { kvmInit, kvmMachineInit, vfioInit, type KvmState } from './accel.ts';
 import { hostMemoryBackendAlloc, type RamBlock } from './backend.ts';
 import { pcRamRegions, ramHole, ramOffsetToGpa, type RamRegion } from './pc_ram.ts';
 import { GUEST_IMAGE_OFFSET, guestImage, guestRegs, guestSregs, type GuestImage } from './guest_x86.ts';
-import { hmpMce, kvmMceForSigbus, type MceRequest } from './mce.ts';
+import { hmpMce, kvmMceForSigbus, kvmResetMce, type MceRequest } from './mce.ts';
 import { KvmStats } from './stats.ts';
 import { VMM_RUN_DIR, processAlive, qmpReadRequest, qmpReply, readText, removeVmDir, vmPath, vmPid, writeText, type QmpResponse } from './monitor.ts';
 import type { PatternName, StartOptions } from './options.ts';
@@ -196,6 +196,8 @@ function qmpRun(vm: Vm, args: Record<string, unknown>): QmpResponse {
     if (run.exit_reason === KVM_EXIT_INTR) continue;
     if (run.exit_reason === KVM_EXIT_SHUTDOWN) {
       // qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET): the guest starts over; the program is lost.
+      // The registers are set again by the next run; the machine-check state is reset here.
+      for (const fd of vm.kvm.vcpuFds) kvmResetMce(sys, fd, vm.kvm.mcgCap);
       return { error: { class: 'GenericError', desc: 'guest triple fault (KVM_EXIT_SHUTDOWN): the VM was reset' } };
     }
     if (run.exit_reason === KVM_EXIT_INTERNAL_ERROR) {
