@@ -71,7 +71,8 @@ type Op =
   | { k: 'fill'; phys: number; len: number; v: number }
   | { k: 'clear'; pfn: number; n: number }
   | { k: 'copy'; dst: number; src: number; n: number }
-  | { k: 'poke'; pfn: number; off: number; v: number };
+  | { k: 'poke'; pfn: number; off: number; v: number }
+  | { k: 'scatter'; pfn: number; n: number; stride: number; off: number; v: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('word' as const), pfn: fc.nat(NF - 1), off: fc.nat(PAGE_SIZE - 8), len: fc.integer({ min: 1, max: 8 }), v: fc.nat() }),
@@ -82,6 +83,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('clear' as const), pfn: fc.nat(NF - 1), n: fc.integer({ min: 1, max: 600 }) }),
   fc.record({ k: fc.constant('copy' as const), dst: fc.nat(NF - 100), src: fc.nat(NF - 100), n: fc.integer({ min: 1, max: 99 }) }),
   fc.record({ k: fc.constant('poke' as const), pfn: fc.nat(NF - 1), off: fc.nat(PAGE_SIZE - 1), v: fc.nat(255) }),
+  // A random writer: frames in a scrambled order, values with no progression — crowded blocks go dense (dram_dense.ts).
+  fc.record({ k: fc.constant('scatter' as const), pfn: fc.nat(NF - 1), n: fc.integer({ min: 20, max: 300 }), stride: fc.constantFrom(7, 13, 389), off: fc.constantFrom(0, 8, 4088), v: fc.nat() }),
 );
 
 function apply(d: Dram, r: RefDram, o: Op): void {
@@ -97,6 +100,14 @@ function apply(d: Dram, r: RefDram, o: Op): void {
         const v = Math.max(0, o.v + i * o.step);
         d.writeUint((o.pfn + i) * PAGE_SIZE + o.off, 8, v);
         r.write((o.pfn + i) * PAGE_SIZE + o.off, le(v, 8));
+      }
+      return;
+    case 'scatter':
+      for (let i = 0; i < o.n; i++) {
+        const pfn = (o.pfn + ((i * o.stride) % o.n)) % NF;
+        const v = (o.v + i * i * 977) % 2 ** 32;
+        d.writeUint(pfn * PAGE_SIZE + o.off, 8, v);
+        r.write(pfn * PAGE_SIZE + o.off, le(v, 8));
       }
       return;
     case 'bytes':
@@ -183,6 +194,33 @@ describe('Dram compact forms', () => {
     expect(d.residentFrames).toBe(n - 2 ** 23);
     expect(d.readUint((base + n - 1) * PAGE_SIZE + 8, 4)).toBe(n);
     expect(d.readUint((base + 2 ** 23) * PAGE_SIZE + 8, 4)).toBe(0);
+  });
+
+  it('a random writer: a crowded block goes dense (dram_dense.ts) and every operation still sees exactly its bytes', () => {
+    //   block 1 (frames 512..1023): words stored in a scrambled order, no progression → one slot per frame
+    const d = new Dram();
+    const r = new RefDram();
+    const put = (pfn: number, v: number): void => {
+      d.writeUint(pfn * PAGE_SIZE + 16, 8, v);
+      r.write(pfn * PAGE_SIZE + 16, le(v, 8));
+    };
+    for (let i = 0; i < 512; i++) put(512 + ((i * 389) % 512), (i * i * 7919 + 1) % 2 ** 40);
+    expect(d.residentFrames).toBe(512);
+    expect(d.materialisedFrames).toBe(0);
+    const same = (): void => expect(firstDiff(d.read(0, 2048 * PAGE_SIZE), r.read(0, 2048 * PAGE_SIZE))).toBe(-1);
+    same();
+    expect(d.readUint(600 * PAGE_SIZE + 20, 4)).toBe(new DataView(r.read(600 * PAGE_SIZE + 20, 4).buffer).getUint32(0, true));
+    d.clear_pages(700, 100); //                     slots emptied
+    r.clear(700, 100);
+    d.copy_pages(1500, 512, 64); //                dense → a fresh block
+    r.copy(1500, 512, 64);
+    d.frameForWrite(530)[1] = 9; //                a slot becomes a page
+    r.write(530 * PAGE_SIZE + 1, new Uint8Array([9]));
+    put(700, 5); //                                a slot reused
+    same();
+    expect(d.residentFrames).toBe(512 - 100 + 64 + 1);
+    d.clear_pages(0, 2048);
+    expect(d.residentFrames).toBe(0);
   });
 
   it('full pages are sharded: many chunks of buffers, each chunk cleared on its own', () => {

@@ -62,7 +62,11 @@ export function readRun(recs: number[], rel: number, off: number, len: number): 
   const sOff = recs[r * REC + 2]!;
   const sLen = recs[r * REC + 3]!;
   if (off + len <= sOff || off >= sOff + sLen) return 0;
-  const value = recValue(recs, r, rel);
+  return readSmall(sOff, sLen, recValue(recs, r, rel), off, len);
+}
+
+/** The len-byte (1..4) integer at byte `off` of a frame whose one write is `value` (sLen bytes at sOff). */
+export function readSmall(sOff: number, sLen: number, value: number, off: number, len: number): number {
   if (off >= sOff && off + len <= sOff + sLen) return Math.floor(value / 2 ** (8 * (off - sOff))) % 2 ** (8 * len);
   let v = 0;
   for (let k = len - 1; k >= 0; k--) {
