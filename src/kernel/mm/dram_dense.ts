@@ -3,7 +3,7 @@
  * 512-frame block in one record, but a random writer gives every frame a
  * record of its own: 48 bytes a frame, a binary search per lookup and a splice
  * per insert. Once a block holds DENSE_AT records its small writes move here,
- * one slot per frame — 11 bytes a frame and constant-time lookups and inserts
+ * one slot per frame — 16 bytes a frame and constant-time lookups and inserts
  * — so a random guest over a TiB stays within memory. Model-only, like the
  * runs: the bytes read back are exactly those written.
  */
@@ -12,12 +12,13 @@ import { BLOCK_FRAMES, REC, readSmall, recValue, type SmallWrite } from './dram_
 /** Records in a block at which it becomes dense. */
 export const DENSE_AT = 32;
 
-/** One slot per frame of a block: the frame's one small write, or none. */
+/**
+ * One slot per frame of a block: the frame's one small write, or none. A
+ * slot is two adjacent doubles — off × 16 + len (−1 for none), then the value
+ * — so a lookup touches one cache line.
+ */
 export class DenseBlock {
-  /** Byte offset of each frame's write; -1 for a frame holding none. */
-  private readonly off = new Int16Array(BLOCK_FRAMES).fill(-1);
-  private readonly len = new Uint8Array(BLOCK_FRAMES);
-  private readonly value = new Float64Array(BLOCK_FRAMES);
+  private readonly slot = new Float64Array(2 * BLOCK_FRAMES).fill(-1);
   /** Frames holding a write. */
   count = 0;
 
@@ -31,28 +32,22 @@ export class DenseBlock {
     return b;
   }
 
-  /** Does slot i hold a write? */
-  has(i: number): boolean {
-    return this.off[i]! >= 0;
-  }
-
   /** Slot i's write, or undefined. */
   small(i: number): SmallWrite | undefined {
-    const off = this.off[i]!;
-    return off < 0 ? undefined : { off, len: this.len[i]!, value: this.value[i]! };
+    const ol = this.slot[2 * i]!;
+    return ol < 0 ? undefined : { off: ol >> 4, len: ol & 15, value: this.slot[2 * i + 1]! };
   }
 
-  /** Give the empty slot i a write. */
+  /** Give slot i a write. */
   set(i: number, off: number, len: number, value: number): void {
-    if (this.off[i]! < 0) this.count++;
-    this.off[i] = off;
-    this.len[i] = len;
-    this.value[i] = value;
+    if (this.slot[2 * i]! < 0) this.count++;
+    this.slot[2 * i] = off * 16 + len;
+    this.slot[2 * i + 1] = value;
   }
 
   /** Empty slot i (it holds a write). */
   remove(i: number): void {
-    this.off[i] = -1;
+    this.slot[2 * i] = -1;
     this.count--;
   }
 
@@ -60,8 +55,8 @@ export class DenseBlock {
   removeRange(from: number, to: number): number {
     let n = 0;
     for (let i = from; i < to; i++) {
-      if (this.off[i]! < 0) continue;
-      this.off[i] = -1;
+      if (this.slot[2 * i]! < 0) continue;
+      this.slot[2 * i] = -1;
       n++;
     }
     this.count -= n;
@@ -70,15 +65,16 @@ export class DenseBlock {
 
   /** The slots that hold a write, ascending. */
   *slots(): Generator<number> {
-    for (let i = 0; i < BLOCK_FRAMES; i++) if (this.off[i]! >= 0) yield i;
+    for (let i = 0; i < BLOCK_FRAMES; i++) if (this.slot[2 * i]! >= 0) yield i;
   }
 
   /** readRun for slot i: the len-byte (1..4) little-endian integer at byte `off`. */
   read(i: number, off: number, len: number): number {
-    const sOff = this.off[i]!;
-    if (sOff < 0) return 0;
-    const sLen = this.len[i]!;
+    const ol = this.slot[2 * i]!;
+    if (ol < 0) return 0;
+    const sOff = ol >> 4;
+    const sLen = ol & 15;
     if (off + len <= sOff || off >= sOff + sLen) return 0;
-    return readSmall(sOff, sLen, this.value[i]!, off, len);
+    return readSmall(sOff, sLen, this.slot[2 * i + 1]!, off, len);
   }
 }
