@@ -21,8 +21,8 @@
  * temporary copy, for reading only.
  */
 import { PAGE_SIZE } from '../../lib/size.ts';
-import { DENSE_AT, DenseBlock } from './dram_dense.ts';
-import { BLOCK_FRAMES, REC, appendRec, byteOf, findRec, insertRec, leValue, readRun, recValue, removeFromRec, removeRange, smallLimit, type SmallWrite } from './dram_runs.ts';
+import { blockEmpty, blockFrames, blockInsert, blockRead, blockRemove, blockRemoveRange, blockSmall, type RunBlock } from './dram_block.ts';
+import { BLOCK_FRAMES, appendRec, byteOf, leValue, smallLimit, type SmallWrite } from './dram_runs.ts';
 
 /** Frames per chunk (1 GiB of 4 KiB frames). */
 const CHUNK_FRAMES = 262144;
@@ -37,8 +37,8 @@ function chunkRel(pfn: number): number {
 class Chunk {
   /** Frames with a full buffer, by pfn. */
   readonly pages = new Map<number, Uint8Array>();
-  /** Run records by 512-frame block (dram_runs.ts), or a crowded block's slots (dram_dense.ts); frames relative to the chunk. */
-  readonly blocks: (number[] | DenseBlock | undefined)[] = new Array<number[] | DenseBlock | undefined>(BLOCKS_PER_CHUNK);
+  /** Small writes by 512-frame block (dram_block.ts); frames relative to the chunk. */
+  readonly blocks: (RunBlock | undefined)[] = new Array<RunBlock | undefined>(BLOCKS_PER_CHUNK);
   /** Frames held in runs. */
   runFrames = 0;
 }
@@ -91,37 +91,23 @@ export class Dram {
   private smallOf(c: Chunk, pfn: number): SmallWrite | undefined {
     if (c.runFrames === 0) return undefined;
     const rel = chunkRel(pfn);
-    const bi = Math.floor(rel / BLOCK_FRAMES);
-    const recs = c.blocks[bi];
-    if (recs === undefined) return undefined;
-    if (recs instanceof DenseBlock) return recs.small(rel - bi * BLOCK_FRAMES);
-    const r = findRec(recs, rel);
-    if (r < 0) return undefined;
-    return { off: recs[r * REC + 2]!, len: recs[r * REC + 3]!, value: recValue(recs, r, rel) };
+    const b = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
+    return b === undefined ? undefined : blockSmall(b, rel);
   }
 
-  /** readUint of a frame that is not a page: its run's bytes, or zeros (dram_runs.ts readRun). */
+  /** readUint of a frame that is not a page: its small write's bytes, or zeros. */
   private runRead(c: Chunk, pfn: number, off: number, len: number): number {
     if (c.runFrames === 0) return 0;
     const rel = chunkRel(pfn);
-    const bi = Math.floor(rel / BLOCK_FRAMES);
-    const recs = c.blocks[bi];
-    if (recs === undefined) return 0;
-    return recs instanceof DenseBlock ? recs.read(rel - bi * BLOCK_FRAMES, off, len) : readRun(recs, rel, off, len);
+    const b = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
+    return b === undefined ? 0 : blockRead(b, rel, off, len);
   }
 
   /** Take pfn out of its run (it must be in one). */
   private unrun(c: Chunk, pfn: number): void {
     const rel = chunkRel(pfn);
     const bi = Math.floor(rel / BLOCK_FRAMES);
-    const recs = c.blocks[bi]!;
-    if (recs instanceof DenseBlock) {
-      recs.remove(rel - bi * BLOCK_FRAMES);
-      if (recs.count === 0) c.blocks[bi] = undefined;
-    } else {
-      removeFromRec(recs, findRec(recs, rel), rel);
-      if (recs.length === 0) c.blocks[bi] = undefined;
-    }
+    if (blockRemove(c.blocks[bi]!, rel)) c.blocks[bi] = undefined;
     c.runFrames--;
     this.nrRunFrames--;
   }
@@ -129,21 +115,10 @@ export class Dram {
   private addSmall(c: Chunk, pfn: number, off: number, len: number, value: number): void {
     const rel = chunkRel(pfn);
     const bi = Math.floor(rel / BLOCK_FRAMES);
-    let recs = c.blocks[bi];
-    if (recs === undefined) c.blocks[bi] = recs = [];
-    if (recs instanceof DenseBlock) {
-      recs.set(rel - bi * BLOCK_FRAMES, off, len, value);
-      this.appendRecs = undefined;
-    } else if (recs.length >= (DENSE_AT - 1) * REC) {
-      // A crowded block (a random writer's): one slot per frame from now on.
-      const dense = DenseBlock.fromRecords(recs, bi * BLOCK_FRAMES);
-      dense.set(rel - bi * BLOCK_FRAMES, off, len, value);
-      c.blocks[bi] = dense;
-      this.appendRecs = undefined;
-    } else {
-      this.appendAt = insertRec(recs, rel, off, len, value);
-      this.appendRecs = recs;
-    }
+    const { block, at } = blockInsert(c.blocks[bi], rel, off, len, value);
+    c.blocks[bi] = block;
+    this.appendAt = at;
+    this.appendRecs = at >= 0 ? (block as number[]) : undefined;
     this.appendChunk = c;
     this.appendPfn = pfn;
     c.runFrames++;
@@ -156,7 +131,7 @@ export class Dram {
     const rel = chunkRel(pfn);
     if (rel % BLOCK_FRAMES === 0) return false;
     const recs = c.blocks[Math.floor(rel / BLOCK_FRAMES)];
-    if (recs === undefined || recs !== this.appendRecs || recs instanceof DenseBlock || !appendRec(recs, this.appendAt, rel, off, len, value)) return false;
+    if (recs === undefined || recs !== this.appendRecs || !appendRec(this.appendRecs, this.appendAt, rel, off, len, value)) return false;
     c.runFrames++;
     this.nrRunFrames++;
     this.appendPfn = pfn;
@@ -400,11 +375,10 @@ export class Dram {
       }
       if (c.runFrames > 0) {
         for (let bi = Math.floor(from / BLOCK_FRAMES); bi * BLOCK_FRAMES < to; bi++) {
-          const recs = c.blocks[bi];
-          if (recs === undefined) continue;
-          const blockBase = bi * BLOCK_FRAMES;
-          const gone = recs instanceof DenseBlock ? recs.removeRange(Math.max(0, from - blockBase), Math.min(BLOCK_FRAMES, to - blockBase)) : removeRange(recs, from, to);
-          if (recs instanceof DenseBlock ? recs.count === 0 : recs.length === 0) c.blocks[bi] = undefined;
+          const b = c.blocks[bi];
+          if (b === undefined) continue;
+          const gone = blockRemoveRange(b, bi, from, to);
+          if (blockEmpty(b)) c.blocks[bi] = undefined;
           c.runFrames -= gone;
           this.nrRunFrames -= gone;
         }
@@ -450,21 +424,9 @@ export class Dram {
         for (const p of c.pages.keys()) if (p >= from && p < to) out.push(p);
       }
       for (let bi = Math.floor((from - base) / BLOCK_FRAMES); bi * BLOCK_FRAMES < to - base; bi++) {
-        const recs = c.blocks[bi];
-        if (recs === undefined) continue;
-        if (recs instanceof DenseBlock) {
-          for (const i of recs.slots()) {
-            const p = base + bi * BLOCK_FRAMES + i;
-            if (p >= from && p < to) out.push(p);
-          }
-          continue;
-        }
-        for (let r = 0; r < recs.length; r += REC) {
-          for (let i = 0; i < recs[r + 1]!; i++) {
-            const p = base + recs[r]! + i;
-            if (p >= from && p < to) out.push(p);
-          }
-        }
+        const b = c.blocks[bi];
+        if (b === undefined) continue;
+        for (const rel of blockFrames(b, bi)) if (base + rel >= from && base + rel < to) out.push(base + rel);
       }
     }
     return out.sort((a, b) => a - b);
