@@ -5,7 +5,7 @@
  * This class is the model's implementation of the user programs' Syscalls.
  */
 import { Errno } from '../lib/errno.ts';
-import { NR_OPEN_DEFAULT, fd_install } from '../lib/fdtable.ts';
+import { NR_OPEN_DEFAULT, fd_install, fd_install_pair } from '../lib/fdtable.ts';
 import { PAGE_SIZE, isAligned } from '../lib/size.ts';
 import type { Dirent, Stat, Statfs } from '../uapi/fcntl.ts';
 import { MAP_ANONYMOUS, MAP_HUGETLB } from '../uapi/mman.ts';
@@ -142,13 +142,7 @@ export class Task implements Syscalls {
 
   pipe(): [number, number] {
     const [r, w] = this.vfs.create_pipe();
-    const rfd = this.fdInstall(r);
-    try {
-      return [rfd, this.fdInstall(w)];
-    } catch (e) {
-      this.close(rfd);
-      throw e;
-    }
+    return fd_install_pair(this.fds, r, w);
   }
 
   ftruncate(fd: number, length: number): void {

@@ -19,3 +19,15 @@ export function fd_install<T extends { fput(): void }>(fds: (T | null)[], file: 
   fds[fd] = file;
   return fd;
 }
+
+/** pipe(2)'s install of both ends: [read fd, write fd]; when the second does not fit, the first is closed again (EMFILE). */
+export function fd_install_pair<T extends { fput(): void }>(fds: (T | null)[], r: T, w: T): [number, number] {
+  const rfd = fd_install(fds, r);
+  try {
+    return [rfd, fd_install(fds, w)];
+  } catch (e) {
+    fds[rfd] = null;
+    r.fput();
+    throw e;
+  }
+}

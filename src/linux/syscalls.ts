@@ -21,7 +21,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { Errno } from '../lib/errno.ts';
-import { NR_OPEN_DEFAULT, fd_install } from '../lib/fdtable.ts';
+import { NR_OPEN_DEFAULT, fd_install, fd_install_pair } from '../lib/fdtable.ts';
 import { O_CLOEXEC, S_ISDIR, type Dirent, type Stat, type Statfs } from '../uapi/fcntl.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MREMAP_FIXED } from '../uapi/mman.ts';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGURG, SIGWINCH, Signal } from '../uapi/signal.ts';
@@ -208,13 +208,7 @@ export class LinuxSyscalls implements Syscalls {
   }
   pipe(): [number, number] {
     const [r, w] = PipeEnd.create();
-    const rfd = this.fdInstall(r);
-    try {
-      return [rfd, this.fdInstall(w)];
-    } catch (e) {
-      this.close(rfd);
-      throw e;
-    }
+    return fd_install_pair(this.fds, r, w);
   }
   ftruncate(fd: number, length: number): void {
     const df = this.dmf(fd);
